@@ -1,0 +1,18 @@
+"""The Blueprint every resource uses: contract pagination (page_size default 50, max 500)."""
+from __future__ import annotations
+
+import flask_smorest
+
+
+class Blueprint(flask_smorest.Blueprint):
+    DEFAULT_PAGINATION_PARAMETERS = {"page": 1, "page_size": 50, "max_page_size": 500}
+
+
+def paginate_select(session, stmt, pagination_parameters):
+    """Run a paginated SELECT and record the total for the X-Pagination header."""
+    import sqlalchemy as sa
+
+    total = session.scalar(sa.select(sa.func.count()).select_from(stmt.order_by(None).subquery()))
+    pagination_parameters.item_count = total
+    page, size = pagination_parameters.page, pagination_parameters.page_size
+    return list(session.scalars(stmt.limit(size).offset((page - 1) * size)))

@@ -1,0 +1,48 @@
+from flask.views import MethodView
+
+from backend.api.base import Blueprint
+from backend.api.docs import errors
+from backend.auth import STAFF_ROLES, current_principal, require_roles
+from backend.schemas.studies import SiteCreateSchema, SiteSchema, StudyCreateSchema, StudySchema
+from backend.services import studies as studies_service
+
+blp = Blueprint("studies", __name__, description="Studies and their sites")
+
+
+@blp.route("/studies")
+class Studies(MethodView):
+    @require_roles("admin")
+    @blp.arguments(StudyCreateSchema)
+    @blp.response(201, StudySchema)
+    @errors(blp, 401, 403, 409)
+    def post(self, data):
+        """Create a study with its assessment schedule and PFS missed-assessment rule"""
+        return studies_service.create_study(current_principal(), data)
+
+    @require_roles(*STAFF_ROLES)
+    @blp.response(200, StudySchema(many=True))
+    @errors(blp, 401, 403)
+    def get(self):
+        """The studies the caller may see"""
+        return studies_service.list_studies(current_principal())
+
+
+@blp.route("/studies/<code>")
+class StudyByCode(MethodView):
+    @require_roles(*STAFF_ROLES)
+    @blp.response(200, StudySchema)
+    @errors(blp, 401, 403, 404)
+    def get(self, code):
+        """One study"""
+        return studies_service.study_by_code(current_principal(), code)
+
+
+@blp.route("/sites")
+class Sites(MethodView):
+    @require_roles("admin", "coordinator")
+    @blp.arguments(SiteCreateSchema)
+    @blp.response(201, SiteSchema)
+    @errors(blp, 401, 403, 409)
+    def post(self, data):
+        """Create a site of a study, with its IANA time zone and country (for public holidays)"""
+        return studies_service.create_site(current_principal(), data)

@@ -1,0 +1,68 @@
+"""The application factory, built in named steps."""
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+
+from backend.config import load_config
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Create the Cadence API. `config` overrides what the environment says (tests use this)."""
+    app = Flask(__name__, instance_relative_config=False)
+    app.config.from_mapping(load_config(overrides=config))
+    app.json.sort_keys = False
+    logging.basicConfig(level=app.config["LOG_LEVEL"])
+    register_extensions(app)
+    register_error_handlers(app)
+    register_jwt_callbacks(app)
+    register_blueprints(app)
+    register_commands(app)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    from backend.extensions import api, db, jwt, limiter, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(_migrations_dir()), render_as_batch=True, compare_type=True)
+    jwt.init_app(app)
+    limiter.init_app(app)
+    api.init_app(app, spec_kwargs={"components": {"securitySchemes": {
+        "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}}, "security": [{"bearerAuth": []}]})
+
+
+def _migrations_dir():
+    from backend.config import PROJECT_ROOT
+
+    return PROJECT_ROOT / "migrations"
+
+
+def register_error_handlers(app: Flask) -> None:
+    from backend.errors import register_error_handlers as register
+
+    register(app)
+
+
+def register_jwt_callbacks(app: Flask) -> None:
+    from backend.auth import register_jwt_callbacks as register
+
+    register(app)
+
+
+def register_blueprints(app: Flask) -> None:
+    from backend.api import BLUEPRINTS
+    from backend.extensions import api
+
+    for blueprint in BLUEPRINTS:
+        api.register_blueprint(blueprint, url_prefix="/api/v1")
+
+
+def register_commands(app: Flask) -> None:
+    from backend.commands import COMMAND_GROUPS
+
+    for group in COMMAND_GROUPS:
+        app.cli.add_command(group)

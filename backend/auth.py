@@ -1,0 +1,265 @@
+"""Sign-in, token revocation, roles and scope: who may see and do what, decided in one place.
+
+Scope rules (CONTRACT.md "Conventions"): admins see everything; coordinators the studies they are
+assigned to; nurses the sites they are assigned to; patients their own record only. A record out of
+scope is answered 404 exactly like one that does not exist, so ids cannot be probed.
+"""
+from __future__ import annotations
+
+import functools
+import logging
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+import redis
+import sqlalchemy as sa
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from flask import Flask, current_app, g, request
+from flask_jwt_extended import get_jwt, verify_jwt_in_request
+from flask_jwt_extended import current_user as jwt_current_user
+
+from backend.errors import Forbidden, NotFound, Unauthorized, error_body
+from backend.extensions import db, jwt
+from backend.models import RevokedToken, Site, User
+from backend.models.audit import AuditActor, current_actor, SYSTEM_ACTOR
+
+log = logging.getLogger(__name__)
+
+STAFF_ROLES = ("admin", "coordinator", "nurse")
+
+
+# --- passwords -------------------------------------------------------------------------------
+def password_hasher() -> PasswordHasher:
+    """Argon2id (memory-hard); cost from configuration so tests can run a cheaper one."""
+    hasher = current_app.extensions.get("cadence.password_hasher")
+    if hasher is None:
+        hasher = PasswordHasher(
+            time_cost=current_app.config["PASSWORD_HASH_TIME_COST"],
+            memory_cost=current_app.config["PASSWORD_HASH_MEMORY_KIB"],
+        )
+        current_app.extensions["cadence.password_hasher"] = hasher
+    return hasher
+
+
+def hash_password(password: str) -> str:
+    return password_hasher().hash(password)
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    """Check a password; with no user, verify against a dummy hash so timing does not leak which."""
+    hasher = password_hasher()
+    if password_hash is None:
+        dummy = current_app.extensions.get("cadence.dummy_hash")
+        if dummy is None:
+            dummy = current_app.extensions["cadence.dummy_hash"] = hasher.hash(uuid.uuid4().hex)
+        password_hash = dummy
+        try:
+            hasher.verify(password_hash, password)
+        except (VerificationError, InvalidHashError):
+            pass
+        return False
+    try:
+        return hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+# --- redis -------------------------------------------------------------------------------------
+def redis_client() -> redis.Redis:
+    """The app's Redis client, created on first use with short timeouts so an outage is cheap."""
+    client = current_app.extensions.get("cadence.redis")
+    if client is None:
+        timeout = current_app.config["REDIS_SOCKET_TIMEOUT_SECONDS"]
+        client = redis.Redis.from_url(current_app.config["REDIS_URL"], socket_connect_timeout=timeout,
+                                      socket_timeout=timeout)
+        current_app.extensions["cadence.redis"] = client
+    return client
+
+
+def _revocation_key(jti: str) -> str:
+    return f"cadence:revoked:{jti}"
+
+
+def revoke_token(payload: dict[str, Any]) -> None:
+    """Revoke a token for good: durably in the database, and in Redis with a TTL as a fast path."""
+    jti = payload["jti"]
+    expires_at = datetime.fromtimestamp(payload["exp"], tz=timezone.utc)
+    if db.session.get(RevokedToken, jti) is None:
+        user_id = payload.get("sub")
+        db.session.add(RevokedToken(jti=jti, user_id=uuid.UUID(user_id) if user_id else None,
+                                    token_type=payload.get("type", "access"), expires_at=expires_at))
+        db.session.commit()
+    ttl = max(1, int((expires_at - datetime.now(timezone.utc)).total_seconds()))
+    try:
+        redis_client().set(_revocation_key(jti), "1", ex=ttl)
+    except redis.RedisError:
+        log.warning("redis unavailable: revocation of %s kept in the database only", jti)
+
+
+def is_revoked(jti: str) -> bool:
+    """Redis answers a revoked token at once; a miss or an outage is settled by the database."""
+    try:
+        if redis_client().exists(_revocation_key(jti)):
+            return True
+    except redis.RedisError:
+        pass
+    return db.session.get(RevokedToken, jti) is not None
+
+
+# --- principal and scope -----------------------------------------------------------------------
+@dataclass(frozen=True)
+class Principal:
+    user_id: uuid.UUID
+    role: str
+    site_ids: frozenset[uuid.UUID] = field(default_factory=frozenset)
+    study_ids: frozenset[uuid.UUID] = field(default_factory=frozenset)
+    patient_id: uuid.UUID | None = None
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+
+def principal_for(user: User) -> Principal:
+    patient_id = None
+    study_ids = frozenset(s.id for s in user.studies)
+    site_ids = frozenset(s.id for s in user.sites)
+    if user.role == "patient":
+        from backend.models.patients import Patient
+
+        patient_id = db.session.scalar(sa.select(Patient.id).where(Patient.user_id == user.id))
+    if user.role == "nurse":
+        # A nurse works within the studies their sites belong to.
+        study_ids = study_ids | frozenset(s.study_id for s in user.sites)
+    return Principal(user.id, user.role, site_ids, study_ids, patient_id)
+
+
+def current_principal() -> Principal:
+    principal = g.get("principal")
+    if principal is None:
+        raise Unauthorized("Sign in first.", reason="missing_token")
+    return principal
+
+
+def require_roles(*roles: str) -> Callable:
+    """Decorator: a valid access token, and one of `roles` (403 otherwise). Sets the audit actor."""
+
+    def decorator(view: Callable) -> Callable:
+        @functools.wraps(view)
+        def wrapper(*args, **kwargs):
+            verify_jwt_in_request()
+            user = jwt_current_user
+            if user is None or not user.is_active:
+                raise Unauthorized("The account is not active.", reason="invalid_token")
+            principal = principal_for(user)
+            g.principal = principal
+            current_actor.set(AuditActor(str(user.id), user.role, g.get("request_id")))
+            if principal.role not in roles:
+                raise Forbidden(f"The {principal.role} role may not do this.", reason="role_forbidden")
+            return view(*args, **kwargs)
+
+        wrapper.__cadence_roles__ = roles  # for the permission walk in the tests
+        return wrapper
+
+    return decorator
+
+
+def visible_study_ids(principal: Principal) -> frozenset[uuid.UUID] | None:
+    """None means every study."""
+    return None if principal.is_admin else principal.study_ids
+
+
+def can_see_study(principal: Principal, study_id: uuid.UUID) -> bool:
+    ids = visible_study_ids(principal)
+    return ids is None or study_id in ids
+
+
+def can_see_site(principal: Principal, site: Site) -> bool:
+    if principal.is_admin:
+        return True
+    if principal.role == "coordinator":
+        return site.study_id in principal.study_ids
+    if principal.role == "nurse":
+        return site.id in principal.site_ids
+    return False
+
+
+def site_filter(principal: Principal, site_column, study_column):
+    """A WHERE clause limiting rows to the caller's sites (nurse) or studies (coordinator)."""
+    if principal.is_admin:
+        return sa.true()
+    if principal.role == "coordinator":
+        return study_column.in_(principal.study_ids) if principal.study_ids else sa.false()
+    if principal.role == "nurse":
+        return site_column.in_(principal.site_ids) if principal.site_ids else sa.false()
+    return sa.false()
+
+
+def ensure_visible(principal: Principal, visible: bool, what: str = "record") -> None:
+    if not visible:
+        raise NotFound(f"No such {what}.")
+
+
+def parse_id(raw: str, what: str = "record") -> uuid.UUID:
+    """Ids in paths are opaque strings; one that cannot be ours is simply not found."""
+    try:
+        return uuid.UUID(str(raw))
+    except ValueError:
+        raise NotFound(f"No such {what}.") from None
+
+
+# --- wiring ------------------------------------------------------------------------------------
+def register_jwt_callbacks(app: Flask) -> None:
+    @jwt.user_identity_loader
+    def _identity(user: User) -> str:
+        return str(user.id)
+
+    @jwt.additional_claims_loader
+    def _claims(user: User) -> dict[str, Any]:
+        return {"role": user.role}
+
+    @jwt.user_lookup_loader
+    def _lookup(_header, payload) -> User | None:
+        try:
+            return db.session.get(User, uuid.UUID(payload["sub"]))
+        except (ValueError, KeyError):
+            return None
+
+    @jwt.user_lookup_error_loader
+    def _lookup_error(_header, _payload):
+        return error_body(401, "The token's user no longer exists.", "invalid_token"), 401
+
+    @jwt.token_in_blocklist_loader
+    def _blocked(_header, payload) -> bool:
+        return is_revoked(payload["jti"])
+
+    def _answer(message: str, reason: str):
+        return error_body(401, message, reason), 401
+
+    jwt.unauthorized_loader(lambda msg: _answer("Missing or malformed Authorization header.", "missing_token"))
+    jwt.invalid_token_loader(lambda msg: _answer("The token is invalid.", "invalid_token"))
+    jwt.expired_token_loader(lambda h, p: _answer("The token has expired.", "token_expired"))
+    jwt.revoked_token_loader(lambda h, p: _answer("The token has been revoked.", "token_revoked"))
+    jwt.needs_fresh_token_loader(lambda h, p: _answer("A fresh token is required.", "fresh_token_required"))
+    jwt.token_verification_failed_loader(lambda h, p: _answer("The token was refused.", "invalid_token"))
+
+    @app.before_request
+    def _request_context() -> None:
+        g.request_id = request.headers.get("X-Request-ID") or uuid.uuid4().hex
+        current_actor.set(AuditActor(None, "anonymous", g.request_id))
+
+    @app.after_request
+    def _request_id_header(response):
+        if g.get("request_id"):
+            response.headers["X-Request-ID"] = g.request_id
+        return response
+
+
+def jwt_claims() -> dict[str, Any]:
+    return get_jwt()
+
+
+__all__ = ["SYSTEM_ACTOR", "STAFF_ROLES"]

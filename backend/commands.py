@@ -1,0 +1,40 @@
+"""flask CLI: the first admin, the demo data set."""
+from __future__ import annotations
+
+import click
+from flask.cli import AppGroup
+
+from backend.errors import DomainError
+
+users_cli = AppGroup("users", help="Manage user accounts.")
+demo_cli = AppGroup("demo", help="Demo data for a laptop.")
+
+
+@users_cli.command("create")
+@click.option("--role", required=True, type=click.Choice(["admin", "coordinator", "nurse", "patient"]))
+@click.option("--username", required=True)
+@click.option("--password", required=True)
+@click.option("--site", "sites", multiple=True, help="Site code (repeatable)")
+@click.option("--study", "studies", multiple=True, help="Study code (repeatable)")
+def create_user_command(role, username, password, sites, studies):
+    """Create a user; the first admin is made this way."""
+    from backend.services.users import create_user
+
+    try:
+        user = create_user(None, {"role": role, "username": username, "password": password,
+                                  "sites": list(sites), "studies": list(studies)})
+    except DomainError as error:
+        raise click.ClickException(error.message) from None
+    click.echo(f"created {user.role} {user.username} ({user.id})")
+
+
+@demo_cli.command("load")
+def load_demo_command():
+    """Load the two seed studies, three sites, staff and patients; idempotent."""
+    from backend.services.demo import load_demo
+
+    for line in load_demo():
+        click.echo(line)
+
+
+COMMAND_GROUPS = [users_cli, demo_cli]

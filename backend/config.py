@@ -1,0 +1,100 @@
+"""Configuration, read once from the environment when the app is created.
+
+Every variable is listed with its default in README.md and .env.example. Secrets have no default
+outside testing and the demo: a server that starts without them would sign tokens anyone can forge.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_SQLITE_URL = f"sqlite:///{PROJECT_ROOT / 'instance' / 'cadence.sqlite3'}"
+
+
+class ConfigurationError(RuntimeError):
+    """Start-up refused: a required setting is missing or malformed."""
+
+
+def _truthy(value: str | None) -> bool:
+    return (value or "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def normalise_database_url(url: str) -> str:
+    """Use psycopg 3 for PostgreSQL whatever spelling the operator used."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def load_config(environ: Mapping[str, str] | None = None, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Build the Flask config mapping from environment variables and explicit overrides."""
+    env = dict(os.environ if environ is None else environ)
+    overrides = dict(overrides or {})
+    testing = bool(overrides.get("TESTING", _truthy(env.get("CADENCE_TESTING"))))
+    demo = bool(overrides.get("CADENCE_DEMO", _truthy(env.get("CADENCE_DEMO"))))
+
+    def secret(name: str) -> str | None:
+        value = overrides.get(name, env.get(name))
+        if value:
+            return value
+        if testing or demo:
+            return f"insecure-{name.lower()}-for-tests-and-demo-only"
+        return None
+
+    config: dict[str, Any] = {
+        "TESTING": testing,
+        "CADENCE_DEMO": demo,
+        "SECRET_KEY": secret("SECRET_KEY"),
+        "JWT_SECRET_KEY": secret("JWT_SECRET_KEY"),
+        "SQLALCHEMY_DATABASE_URI": normalise_database_url(env.get("DATABASE_URL", DEFAULT_SQLITE_URL)),
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "REDIS_URL": env.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
+        "JWT_ACCESS_TOKEN_MINUTES": int(env.get("JWT_ACCESS_TOKEN_MINUTES", "15")),
+        "JWT_REFRESH_TOKEN_DAYS": int(env.get("JWT_REFRESH_TOKEN_DAYS", "30")),
+        "LOGIN_RATE_LIMIT_PER_USERNAME": env.get("LOGIN_RATE_LIMIT_PER_USERNAME", "5 per minute"),
+        "LOGIN_RATE_LIMIT_PER_ADDRESS": env.get("LOGIN_RATE_LIMIT_PER_ADDRESS", "30 per minute"),
+        "PASSWORD_HASH_TIME_COST": int(env.get("PASSWORD_HASH_TIME_COST", "3")),
+        "PASSWORD_HASH_MEMORY_KIB": int(env.get("PASSWORD_HASH_MEMORY_KIB", "65536")),
+        "REDIS_SOCKET_TIMEOUT_SECONDS": float(env.get("REDIS_SOCKET_TIMEOUT_SECONDS", "0.5")),
+        "PRO_CTCAE_TRANSLATIONS_DIR": env.get("PRO_CTCAE_TRANSLATIONS_DIR", ""),
+        "NOTIFY_CHANNEL_DEFAULT": env.get("NOTIFY_CHANNEL_DEFAULT", "log"),
+        "LOG_LEVEL": env.get("LOG_LEVEL", "INFO"),
+    }
+    # Channel settings are passed through untouched; notifications.channels.registry documents them.
+    for key, value in env.items():
+        if key.startswith(("FCM_", "APNS_", "SMS_", "SMTP_")) or key == "HTTP_TIMEOUT_SECONDS":
+            config[key] = value
+    config.update(overrides)
+    config["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(config["SQLALCHEMY_DATABASE_URI"])
+
+    missing = [name for name in ("SECRET_KEY", "JWT_SECRET_KEY") if not config.get(name)]
+    if missing:
+        raise ConfigurationError(
+            "Missing required setting(s): " + ", ".join(missing)
+            + ". Set them in the environment (see .env.example), or CADENCE_DEMO=1 for a local demo."
+        )
+    # Derived settings for the extensions.
+    from datetime import timedelta
+
+    config.setdefault("JWT_ACCESS_TOKEN_EXPIRES", timedelta(minutes=config["JWT_ACCESS_TOKEN_MINUTES"]))
+    config.setdefault("JWT_REFRESH_TOKEN_EXPIRES", timedelta(days=config["JWT_REFRESH_TOKEN_DAYS"]))
+    config.setdefault("JWT_TOKEN_LOCATION", ["headers"])
+    config.setdefault("RATELIMIT_STORAGE_URI", config["REDIS_URL"])
+    config.setdefault("RATELIMIT_STORAGE_OPTIONS", {"socket_connect_timeout": config["REDIS_SOCKET_TIMEOUT_SECONDS"],
+                                                     "socket_timeout": config["REDIS_SOCKET_TIMEOUT_SECONDS"]})
+    config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
+    config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
+    config.setdefault("RATELIMIT_KEY_PREFIX", "cadence")
+    config.setdefault("API_TITLE", "Cadence API")
+    config.setdefault("API_VERSION", "v1")
+    config.setdefault("OPENAPI_VERSION", "3.0.3")
+    config.setdefault("OPENAPI_URL_PREFIX", "/api/v1")
+    config.setdefault("OPENAPI_JSON_PATH", "openapi.json")
+    config.setdefault("OPENAPI_SWAGGER_UI_PATH", "docs")
+    config.setdefault("OPENAPI_SWAGGER_UI_URL", "https://cdn.jsdelivr.net/npm/swagger-ui-dist/")
+    config.setdefault("JSON_SORT_KEYS", False)
+    return config

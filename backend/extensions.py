@@ -1,0 +1,30 @@
+"""Extensions, created unbound and bound to the app in app.py (no import-time side effects)."""
+from __future__ import annotations
+
+import flask_smorest
+from flask_jwt_extended import JWTManager
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_migrate import Migrate
+from flask_sqlalchemy import SQLAlchemy
+
+from backend.models.base import Base
+from backend.schemas.errors import ErrorSchema
+
+
+class Api(flask_smorest.Api):
+    """flask-smorest Api whose HTTP errors use the contract's single error shape."""
+
+    ERROR_SCHEMA = ErrorSchema
+
+    def handle_http_exception(self, error):  # noqa: D401 - flask-smorest hook
+        from backend.errors import http_error_payload
+
+        return http_error_payload(error)
+
+
+db = SQLAlchemy(model_class=Base)
+migrate = Migrate()
+jwt = JWTManager()
+api = Api()
+limiter = Limiter(key_func=get_remote_address, default_limits=[])

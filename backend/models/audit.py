@@ -1,0 +1,157 @@
+"""Append-only audit trail, written by the ORM in the same flush as the change it describes.
+
+Who (user id and role), when (UTC), what (entity, id, field changes before/after), why (reason),
+from where (request id). On PostgreSQL the migration adds triggers that refuse UPDATE and DELETE of
+audit records and refuse to commit a change to an audited table without its audit record
+(ICH E6(R2) 4.9.0 / 21 CFR 11.10(e): audit trails that record changes without obscuring them).
+"""
+from __future__ import annotations
+
+import contextvars
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+
+from backend.models.base import Base, new_id, utcnow
+
+
+@dataclass(frozen=True)
+class AuditActor:
+    user_id: str | None
+    role: str
+    request_id: str | None = None
+
+
+SYSTEM_ACTOR = AuditActor(user_id=None, role="system")
+current_actor: contextvars.ContextVar[AuditActor] = contextvars.ContextVar("audit_actor", default=SYSTEM_ACTOR)
+
+REASON_KEY = "audit_reason"
+
+
+class AuditRecord(Base):
+    __tablename__ = "audit_records"
+    __table_args__ = (sa.Index("ix_audit_records_entity", "entity", "entity_id"),)
+
+    id: so.Mapped[int] = so.mapped_column(sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True)
+    at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
+    user_id: so.Mapped[str | None] = so.mapped_column(sa.String(36))
+    role: so.Mapped[str] = so.mapped_column(sa.String(20))
+    action: so.Mapped[str] = so.mapped_column(sa.String(10))  # create | update | delete
+    entity: so.Mapped[str] = so.mapped_column(sa.String(40))
+    entity_id: so.Mapped[str] = so.mapped_column(sa.String(64))
+    changes: so.Mapped[dict[str, Any]] = so.mapped_column(sa.JSON, default=dict)
+    reason: so.Mapped[str | None] = so.mapped_column(sa.Text)
+    request_id: so.Mapped[str | None] = so.mapped_column(sa.String(64))
+
+
+class Audited:
+    """Mixin: every insert, update and delete of the model is audited in the same flush."""
+
+    __audit_exclude__: frozenset[str] = frozenset({"updated_at"})
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    return value
+
+
+def _column_attrs(obj: Any):
+    mapper = sa.inspect(obj).mapper
+    excluded = type(obj).__audit_exclude__
+    return [attr for attr in mapper.column_attrs if attr.key not in excluded]
+
+
+def audit_entry(obj: Any, action: str, changes: dict[str, Any], session: so.Session) -> AuditRecord:
+    actor = current_actor.get()
+    return AuditRecord(
+        at=utcnow(),
+        user_id=actor.user_id,
+        role=actor.role,
+        action=action,
+        entity=obj.__tablename__,
+        entity_id=str(obj.id),
+        changes=changes,
+        reason=session.info.get(REASON_KEY),
+        request_id=actor.request_id,
+    )
+
+
+def record(session: so.Session, *, action: str, entity: str, entity_id: str, changes: dict[str, Any]) -> AuditRecord:
+    """Audit a change made outside the ORM unit of work (bulk inserts), in the same transaction."""
+    actor = current_actor.get()
+    entry = AuditRecord(
+        at=utcnow(), user_id=actor.user_id, role=actor.role, action=action, entity=entity,
+        entity_id=entity_id, changes=_jsonable(changes), reason=session.info.get(REASON_KEY),
+        request_id=actor.request_id,
+    )
+    session.add(entry)
+    return entry
+
+
+class AuditRecordImmutable(RuntimeError):
+    """Audit records are append-only."""
+
+
+@sa.event.listens_for(so.Session, "before_flush")
+def _audit_before_flush(session: so.Session, flush_context, instances) -> None:
+    entries: list[AuditRecord] = []
+    for obj in session.new:
+        if isinstance(obj, Audited):
+            if getattr(obj, "id", None) is None:
+                obj.id = new_id()
+            changes = {}
+            for attr in _column_attrs(obj):
+                value = getattr(obj, attr.key)
+                if value is None:
+                    column = attr.columns[0]
+                    default = column.default
+                    if default is not None and default.is_scalar:
+                        value = default.arg
+                changes[attr.key] = {"before": None, "after": _jsonable(value)}
+            entries.append(audit_entry(obj, "create", changes, session))
+    for obj in session.dirty:
+        if isinstance(obj, AuditRecord):
+            raise AuditRecordImmutable("audit records cannot be changed")
+        if isinstance(obj, Audited) and session.is_modified(obj, include_collections=False):
+            state = sa.inspect(obj)
+            changes = {}
+            for attr in _column_attrs(obj):
+                history = state.attrs[attr.key].history
+                if history.has_changes():
+                    before = history.deleted[0] if history.deleted else None
+                    after = history.added[0] if history.added else None
+                    if before != after:
+                        changes[attr.key] = {"before": _jsonable(before), "after": _jsonable(after)}
+            if changes:
+                entries.append(audit_entry(obj, "update", changes, session))
+    for obj in session.deleted:
+        if isinstance(obj, AuditRecord):
+            raise AuditRecordImmutable("audit records cannot be deleted")
+        if isinstance(obj, Audited):
+            changes = {attr.key: {"before": _jsonable(getattr(obj, attr.key)), "after": None} for attr in _column_attrs(obj)}
+            entries.append(audit_entry(obj, "delete", changes, session))
+    for entry in entries:
+        session.add(entry)
+
+
+@sa.event.listens_for(AuditRecord, "before_update")
+@sa.event.listens_for(AuditRecord, "before_delete")
+def _refuse_audit_change(mapper, connection, target) -> None:
+    raise AuditRecordImmutable("audit records cannot be changed or deleted")

@@ -1,0 +1,44 @@
+"""Patients enrolled in a study at a site, on a regimen, with the first dose that anchors both clocks."""
+from __future__ import annotations
+
+import uuid
+from datetime import date
+
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+
+from backend.models.audit import Audited
+from backend.models.base import Base, IdMixin, TimestampMixin
+from backend.models.studies import Site, Study
+
+PATIENT_STATUSES = ("on_treatment", "follow_up", "off_study")
+LOCALES = ("en", "zh-CN")
+
+
+class Patient(Audited, IdMixin, TimestampMixin, Base):
+    __tablename__ = "patients"
+    __table_args__ = (
+        sa.UniqueConstraint("study_id", "subject_id", name="uq_patients_study_subject"),
+        sa.CheckConstraint(f"status IN {PATIENT_STATUSES!r}", name="status_known"),
+        sa.CheckConstraint(f"locale IN {LOCALES!r}", name="locale_known"),
+    )
+
+    study_id: so.Mapped[uuid.UUID] = so.mapped_column(sa.ForeignKey("studies.id"), index=True)
+    site_id: so.Mapped[uuid.UUID] = so.mapped_column(sa.ForeignKey("sites.id"), index=True)
+    subject_id: so.Mapped[str] = so.mapped_column(sa.String(40))
+    regimen: so.Mapped[str] = so.mapped_column(sa.String(40))
+    first_dose_date: so.Mapped[date]
+    timezone: so.Mapped[str | None] = so.mapped_column(sa.String(64))
+    locale: so.Mapped[str] = so.mapped_column(sa.String(8), default="en")
+    status: so.Mapped[str] = so.mapped_column(sa.String(20), default="on_treatment")
+    discontinued_on: so.Mapped[date | None]
+    follow_up_end: so.Mapped[date | None]
+    user_id: so.Mapped[uuid.UUID | None] = so.mapped_column(sa.ForeignKey("users.id"), unique=True)
+
+    study: so.Mapped[Study] = so.relationship(lazy="joined")
+    site: so.Mapped[Site] = so.relationship(lazy="joined")
+
+    @property
+    def effective_timezone(self) -> str:
+        """The patient's own zone, falling back to the site's."""
+        return self.timezone or self.site.timezone

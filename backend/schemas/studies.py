@@ -1,0 +1,85 @@
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+import marshmallow as ma
+
+from backend.schemas.fields import UtcDateTime
+
+from backend.models.studies import PFS_MISSED_RULES
+
+
+def validate_timezone(value: str) -> None:
+    """An IANA zone name; anything else would silently shift every reminder."""
+    if value not in _zones():
+        raise ma.ValidationError(f"Unknown IANA time zone {value!r}.")
+    try:
+        ZoneInfo(value)
+    except ZoneInfoNotFoundError:
+        raise ma.ValidationError(f"Unknown IANA time zone {value!r}.") from None
+
+
+_ZONES: set[str] = set()
+
+
+def _zones() -> set[str]:
+    if not _ZONES:
+        _ZONES.update(available_timezones())
+    return _ZONES
+
+
+class AssessmentScheduleSchema(ma.Schema):
+    interval_days = ma.fields.Integer(load_default=42, validate=ma.validate.Range(min=1, max=365))
+    window_days = ma.fields.Integer(load_default=7, validate=ma.validate.Range(min=0, max=60))
+    phases = ma.fields.List(
+        ma.fields.Tuple((ma.fields.Integer(allow_none=True), ma.fields.Integer(validate=ma.validate.Range(min=1)))),
+        load_default=None, allow_none=True,
+        metadata={"description": "[[until_day or null, interval_days], ...], e.g. [[336, 42], [null, 84]]"},
+    )
+
+
+class StudyCreateSchema(ma.Schema):
+    code = ma.fields.String(required=True, validate=[ma.validate.Length(min=2, max=40),
+                                                      ma.validate.Regexp(r"^[A-Za-z0-9_.-]+$")])
+    title = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=300))
+    assessment_schedule = ma.fields.Nested(AssessmentScheduleSchema, load_default=lambda: {"interval_days": 42, "window_days": 7, "phases": None})
+    pfs_missed_rule = ma.fields.String(load_default="visits", validate=ma.validate.OneOf(PFS_MISSED_RULES))
+    settings = ma.fields.Dict(load_default=dict, metadata={"description": "Study policies: surveys, dosing windows, reminders, alert rules, regimen overrides"})
+
+
+class StudySchema(ma.Schema):
+    id = ma.fields.String(dump_only=True)
+    code = ma.fields.String(dump_only=True)
+    title = ma.fields.String(dump_only=True)
+    assessment_schedule = ma.fields.Function(lambda s: {
+        "interval_days": s.assessment_interval_days, "window_days": s.assessment_window_days,
+        "phases": s.assessment_phases}, dump_only=True)
+    pfs_missed_rule = ma.fields.String(dump_only=True)
+    settings = ma.fields.Dict(dump_only=True)
+    sites = ma.fields.Function(lambda s: [site.code for site in s.sites], dump_only=True)
+    created_at = UtcDateTime(dump_only=True)
+
+
+class SiteCreateSchema(ma.Schema):
+    code = ma.fields.String(required=True, validate=[ma.validate.Length(min=1, max=40),
+                                                      ma.validate.Regexp(r"^[A-Za-z0-9_.-]+$")])
+    name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=200))
+    study = ma.fields.String(required=True, metadata={"description": "Study code"})
+    timezone = ma.fields.String(required=True, validate=validate_timezone)
+    country = ma.fields.String(required=True, metadata={"description": "ISO 3166-1 alpha-2"})
+    closures = ma.fields.List(ma.fields.Date(), load_default=list, metadata={"description": "Extra closed days"})
+
+    @ma.validates("country")
+    def _country(self, value: str, **kwargs) -> None:
+        import holidays
+
+        if len(value) != 2 or not value.isupper() or value not in holidays.list_supported_countries():
+            raise ma.ValidationError("Must be an upper-case ISO 3166-1 alpha-2 code with a public-holiday calendar.")
+
+
+class SiteSchema(ma.Schema):
+    id = ma.fields.String(dump_only=True)
+    code = ma.fields.String(dump_only=True)
+    name = ma.fields.String(dump_only=True)
+    study = ma.fields.Function(lambda site: site.study.code, dump_only=True)
+    timezone = ma.fields.String(dump_only=True)
+    country = ma.fields.String(dump_only=True)
+    closures = ma.fields.List(ma.fields.String(), dump_only=True)

@@ -1,0 +1,24 @@
+import marshmallow as ma
+
+from backend.schemas.fields import UtcDateTime
+
+from backend.models.users import ROLES
+
+
+class UserCreateSchema(ma.Schema):
+    username = ma.fields.String(required=True, validate=[ma.validate.Length(min=3, max=80),
+                                                          ma.validate.Regexp(r"^[A-Za-z0-9_.@-]+$")])
+    password = ma.fields.String(required=True, load_only=True, validate=ma.validate.Length(min=10, max=1024))
+    role = ma.fields.String(required=True, validate=ma.validate.OneOf(ROLES))
+    sites = ma.fields.List(ma.fields.String(), load_default=list, metadata={"description": "Site codes (nurses)"})
+    studies = ma.fields.List(ma.fields.String(), load_default=list, metadata={"description": "Study codes (coordinators)"})
+
+
+class UserSchema(ma.Schema):
+    id = ma.fields.String(dump_only=True)
+    username = ma.fields.String(dump_only=True)
+    role = ma.fields.String(dump_only=True)
+    is_active = ma.fields.Boolean(dump_only=True)
+    sites = ma.fields.Function(lambda user: sorted(site.code for site in user.sites), dump_only=True)
+    studies = ma.fields.Function(lambda user: sorted(study.code for study in user.studies), dump_only=True)
+    created_at = UtcDateTime(dump_only=True)
