@@ -155,3 +155,11 @@ def _audit_before_flush(session: so.Session, flush_context, instances) -> None:
 @sa.event.listens_for(AuditRecord, "before_delete")
 def _refuse_audit_change(mapper, connection, target) -> None:
     raise AuditRecordImmutable("audit records cannot be changed or deleted")
+
+
+@sa.event.listens_for(so.Mapper, "mapper_configured")
+def _keep_old_values(mapper: so.Mapper, cls: type) -> None:
+    """Load the old value before an audited column is overwritten, so 'before' is never lost."""
+    if issubclass(cls, Audited):
+        for attr in mapper.column_attrs:
+            mapper.class_manager[attr.key].impl.active_history = True

@@ -1,0 +1,86 @@
+"""The audit trail: who, when, what, why, from where; append-only; in the change's own transaction."""
+import pytest
+import sqlalchemy as sa
+
+from backend.models import AuditRecord, Study
+from tests.factories import StudyFactory, UserFactory
+
+
+def test_a_change_through_the_api_is_audited_with_who_what_and_request_id(client, auth, db):
+    admin = UserFactory(role="admin")
+    answer = client.post("/api/v1/studies", json={"code": "AUD", "title": "Audited"},
+                         headers={**auth.headers(admin), "X-Request-ID": "req-42"})
+    study_id = answer.get_json()["id"]
+    records = client.get(f"/api/v1/audit?entity=studies&id={study_id}", headers=auth.headers(admin)).get_json()
+    assert len(records) == 1
+    record = records[0]
+    assert record["action"] == "create"
+    assert record["user_id"] == str(admin.id) and record["role"] == "admin"
+    assert record["request_id"] == "req-42"
+    assert record["changes"]["code"] == {"before": None, "after": "AUD"}
+    assert record["at"].endswith("Z")
+
+
+def test_an_update_records_before_and_after_and_the_reason(db):
+    study = StudyFactory(title="Old title")
+    db.session.info["audit_reason"] = "protocol amendment 2"
+    study.title = "New title"
+    db.session.commit()
+    db.session.info.pop("audit_reason")
+    update = db.session.scalars(sa.select(AuditRecord).where(AuditRecord.action == "update")).one()
+    assert update.changes == {"title": {"before": "Old title", "after": "New title"}}
+    assert update.reason == "protocol amendment 2"
+
+
+def test_passwords_never_reach_the_audit_trail(db):
+    user = UserFactory()
+    record = db.session.scalars(sa.select(AuditRecord).where(AuditRecord.entity_id == str(user.id))).one()
+    assert "password_hash" not in record.changes
+
+
+def test_audit_records_cannot_be_changed_through_the_orm(db):
+    StudyFactory()
+    record = db.session.scalars(sa.select(AuditRecord)).first()
+    record.reason = "tampered"
+    with pytest.raises(Exception, match="audit records cannot be changed"):
+        db.session.commit()
+    db.session.rollback()
+
+
+@pytest.mark.parametrize("statement", [
+    "UPDATE audit_records SET reason = 'tampered'",
+    "DELETE FROM audit_records",
+])
+def test_audit_records_cannot_be_changed_in_sql(db, statement):
+    StudyFactory()
+    with pytest.raises(sa.exc.DBAPIError, match="append-only"):
+        with db.engine.begin() as conn:
+            conn.execute(sa.text(statement))
+
+
+def test_a_change_without_its_audit_record_cannot_be_committed(db):
+    """Written behind the ORM's back (no audit record), the insert is refused at commit."""
+    with pytest.raises(sa.exc.DBAPIError, match="has no audit record"):
+        with db.engine.begin() as conn:
+            conn.execute(sa.text(
+                "INSERT INTO studies (id, code, title, assessment_interval_days, assessment_window_days, "
+                "pfs_missed_rule, settings, created_at, updated_at) VALUES "
+                "(gen_random_uuid(), 'SNEAK', 'x', 42, 7, 'visits', '{}', now(), now())"))
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Study)) == 0
+
+
+def test_when_the_audit_write_fails_the_change_is_rolled_back(db, monkeypatch):
+    from backend.models import audit
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("audit store unavailable")
+
+    monkeypatch.setattr(audit, "audit_entry", broken)
+    with pytest.raises(RuntimeError):
+        StudyFactory(code="NOPE")
+    db.session.rollback()
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Study)) == 0
+
+
+def test_nurses_cannot_read_the_audit_trail(client, auth):
+    assert client.get("/api/v1/audit", headers=auth.headers(UserFactory(role="nurse"))).status_code == 403
