@@ -1,0 +1,451 @@
+"""PFS censoring and assessment-visit rules, as scenario tables that read like the protocol.
+
+Calendar used throughout: first dose Mon 2026-01-05, scans every 42 days ± 7.
+  visit 1  target 02-16  window 02-09..02-23
+  visit 2  target 03-30  window 03-23..04-06
+  visit 3  target 05-11  window 05-04..05-18
+  visit 4  target 06-22  window 06-15..06-29
+  visit 5  target 08-03  window 07-27..08-10
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from schedules.pfs import (
+    Assessment,
+    AssessmentPlan,
+    Outcome,
+    PfsResult,
+    ScheduledAssessment,
+    derive_pfs,
+    scheduled_assessments,
+    visit_statuses,
+)
+
+FIRST_DOSE = date(2026, 1, 5)
+BASELINE = Assessment(date(2025, 12, 29), baseline=True)
+
+
+def d(month_day: str) -> date:
+    """'03-30' -> 2026-03-30."""
+    month, day = month_day.split("-")
+    return date(2026, int(month), int(day))
+
+
+def scan(month_day: str, response: str | None = "SD", **extra: Any) -> Assessment:
+    return Assessment(d(month_day), response, **extra)
+
+
+def outcome(kind: str, month_day: str) -> Outcome:
+    return Outcome(kind, d(month_day))
+
+
+def evaluate(
+    scans: list[Assessment],
+    outcomes: Sequence[Outcome] = (),
+    as_of: str = "06-30",
+    rule: str = "visits",
+    baseline: bool = True,
+) -> PfsResult:
+    """Run a patient history against a schedule reaching one interval past ``as_of``."""
+    until = d(as_of) + timedelta(days=42)
+    schedule = scheduled_assessments(FIRST_DOSE, 42, 7, until)
+    history = [BASELINE, *scans] if baseline else list(scans)
+    return derive_pfs(FIRST_DOSE, schedule, history, list(outcomes), d(as_of), missed_rule=rule)
+
+
+def statuses(result: PfsResult) -> str:
+    return " ".join(visit.status for visit in result.visits)
+
+
+# Each row: history -> (status, date, days, cnsr, reason, visit statuses).
+SCENARIOS = [
+    pytest.param(
+        [scan("02-16"), scan("04-06", "PD")], [], "06-30", "visits",
+        ("event", "04-06", 92, 0, "progression", "done done"),
+        id="progression-on-last-day-of-window-is-done-visit",
+    ),
+    pytest.param(
+        [scan("02-16")], [outcome("death", "05-18")], "06-30", "visits",
+        ("event", "05-18", 134, 0, "death", "done missed open"),
+        id="death-on-last-day-of-third-window-one-missed-is-event",
+    ),
+    pytest.param(
+        [scan("02-16")], [outcome("death", "05-19")], "06-30", "visits",
+        ("censored", "02-16", 43, 5, "missed_assessments", "done missed missed"),
+        id="death-day-after-third-window-closes-two-missed-censored",
+    ),
+    pytest.param(
+        [scan("02-16"), scan("05-19", "PD")], [], "06-30", "visits",
+        ("event", "05-19", 135, 0, "progression", "done missed late"),
+        id="pd-day-after-window-attends-visit-late-not-missed",
+    ),
+    pytest.param(
+        [scan("02-23"), scan("06-20", "PD")], [], "06-30", "visits",
+        ("censored", "02-23", 50, 5, "missed_assessments", "done missed missed done"),
+        id="late-in-window-then-two-missed-then-pd-censored-at-last-adequate",
+    ),
+    pytest.param(
+        [scan("02-16"), scan("05-18", "PD")], [], "06-30", "gap",
+        ("event", "05-18", 134, 0, "progression", "done missed done"),
+        id="gap-rule-event-exactly-2x-interval-plus-window-after-L-is-event",
+    ),
+    pytest.param(
+        [scan("02-16"), scan("05-19", "PD")], [], "06-30", "gap",
+        ("censored", "02-16", 43, 5, "missed_assessments", "done missed late"),
+        id="gap-rule-one-day-more-is-censored",
+    ),
+    pytest.param(
+        [], [outcome("death", "05-20")], "06-30", "gap",
+        ("censored", "01-05", 1, 5, "missed_assessments", "missed missed missed"),
+        id="gap-rule-no-adequate-scan-L-is-first-dose",
+    ),
+    pytest.param(
+        [scan("02-16"), scan("03-30", "NE"), scan("05-11", "NE"), scan("06-22", "PD")], [],
+        "06-30", "visits",
+        ("censored", "02-16", 43, 5, "missed_assessments", "done ne_only ne_only done"),
+        id="ne-only-visits-count-as-missed",
+    ),
+    pytest.param(
+        [scan("02-16"), scan("03-30", "NE"), scan("05-11", "PD")], [], "06-30", "visits",
+        ("event", "05-11", 127, 0, "progression", "done ne_only done"),
+        id="one-ne-visit-then-pd-is-event",
+    ),
+    pytest.param(
+        [scan("02-16"), scan("03-30")], [outcome("new_anticancer_therapy", "03-30")],
+        "06-30", "visits",
+        ("censored", "02-16", 43, 4, "new_anticancer_therapy", "done done"),
+        id="therapy-same-day-as-scan-scan-not-before-therapy",
+    ),
+    pytest.param(
+        [scan("02-16"), scan("03-30", "PD")], [outcome("new_anticancer_therapy", "03-30")],
+        "06-30", "visits",
+        ("event", "03-30", 85, 0, "progression", "done done"),
+        id="progression-same-day-as-therapy-is-event",
+    ),
+    pytest.param(
+        [scan("02-16"), scan("03-30", "PD")], [outcome("new_anticancer_therapy", "03-29")],
+        "06-30", "visits",
+        ("censored", "02-16", 43, 4, "new_anticancer_therapy", "done open"),
+        id="therapy-day-before-progression-censored",
+    ),
+    pytest.param(
+        [], [outcome("new_anticancer_therapy", "02-01")], "06-30", "visits",
+        ("censored", "01-05", 1, 4, "new_anticancer_therapy", ""),
+        id="therapy-before-any-scan-censored-at-first-dose",
+    ),
+    pytest.param(
+        [scan("02-16")],
+        [outcome("new_anticancer_therapy", "03-01"), outcome("death", "03-10")],
+        "06-30", "visits",
+        ("censored", "02-16", 43, 4, "new_anticancer_therapy", "done"),
+        id="therapy-before-death-censored",
+    ),
+    pytest.param(
+        [scan("02-16"), scan("03-30", "PD")], [], "06-30", "visits",
+        ("censored", "01-05", 1, 2, "no_baseline", "done done"),
+        id="no-baseline-censored-at-first-dose",
+    ),
+    pytest.param(
+        [scan("02-16")], [outcome("death", "03-10")], "06-30", "visits",
+        ("event", "03-10", 65, 0, "death", "done"),
+        id="death-between-adequate-assessments-is-event",
+    ),
+    pytest.param(
+        [], [outcome("death", "02-01")], "06-30", "visits",
+        ("event", "02-01", 28, 0, "death", ""),
+        id="death-before-first-assessment-is-event",
+    ),
+    pytest.param(
+        [], [outcome("death", "05-20")], "06-30", "visits",
+        ("censored", "01-05", 1, 5, "missed_assessments", "missed missed missed"),
+        id="death-after-missed-visits-no-scan-censored-at-first-dose",
+    ),
+    pytest.param(
+        [scan("02-16"), scan("03-30", "PD", new_lesion_date=d("03-20"),
+                             scan_dates=(d("03-25"), d("03-30")))],
+        [], "06-30", "visits",
+        ("event", "03-20", 75, 0, "progression", "done done"),
+        id="new-lesion-dates-progression-before-the-assessment",
+    ),
+    pytest.param(
+        [scan("02-16"), scan("04-02", "PD", scan_dates=(d("03-26"), d("03-28")))],
+        [], "06-30", "visits",
+        ("event", "03-28", 83, 0, "progression", "done done"),
+        id="measured-progression-dated-by-last-scan",
+    ),
+    pytest.param(
+        [scan("02-16"), scan("03-30"), scan("05-11")], [outcome("follow_up_ended", "04-15")],
+        "06-30", "visits",
+        ("censored", "03-30", 85, 6, "follow_up_ended", "done done"),
+        id="follow-up-ended-censored-at-last-adequate-later-scans-ignored",
+    ),
+    pytest.param(
+        [scan("02-16")], [outcome("follow_up_ended", "04-15"), outcome("death", "04-20")],
+        "06-30", "visits",
+        ("censored", "02-16", 43, 6, "follow_up_ended", "done missed"),
+        id="death-after-follow-up-ended-not-an-event",
+    ),
+    pytest.param(
+        [scan("02-16"), scan("03-30"), scan("05-11", "PD")],
+        [outcome("treatment_discontinued", "03-01")], "06-30", "visits",
+        ("event", "05-11", 127, 0, "progression", "done done done"),
+        id="treatment-discontinued-does-not-stop-follow-up",
+    ),
+    pytest.param(
+        [scan("02-16"), scan("03-30"), scan("05-11")], [], "05-20", "visits",
+        ("censored", "05-11", 127, 1, "ongoing", "done done done upcoming"),
+        id="no-progression-ongoing-censored-at-last-adequate",
+    ),
+    pytest.param(
+        [], [], "02-20", "visits",
+        ("censored", "01-05", 1, 1, "ongoing", "open upcoming"),
+        id="no-post-baseline-scan-ongoing-at-first-dose",
+    ),
+    pytest.param(
+        [scan("02-26"), scan("05-11", "PD")], [], "06-30", "visits",
+        ("event", "05-11", 127, 0, "progression", "late missed done"),
+        id="late-gap-scan-is-L-one-missed-then-pd-is-event",
+    ),
+    pytest.param(
+        [scan("03-02")], [], "03-10", "visits",
+        ("censored", "03-02", 57, 1, "ongoing", "late upcoming"),
+        id="dose-delay-irrelevant-calendar-from-first-dose",
+    ),
+    pytest.param(
+        [scan("02-16"), scan("06-16"), scan("08-03", "PD")], [], "08-20", "visits",
+        ("event", "08-03", 211, 0, "progression", "done missed missed done done"),
+        id="adequate-scan-after-two-misses-resets-L",
+    ),
+    pytest.param(
+        [scan("02-16"), scan("03-30", "PD"), scan("05-11", "SD")],
+        [outcome("death", "05-12")], "06-30", "visits",
+        ("event", "03-30", 85, 0, "progression", "done done"),
+        id="assessments-and-death-after-progression-ignored",
+    ),
+    pytest.param(
+        [scan("02-16"), scan("03-30", "PD")], [outcome("death", "03-30")], "06-30", "visits",
+        ("event", "03-30", 85, 0, "progression", "done done"),
+        id="progression-and-death-same-day-reported-as-progression",
+    ),
+    pytest.param(
+        [scan("02-16"), scan("07-01", "PD")], [outcome("death", "07-02")], "06-30", "visits",
+        ("censored", "02-16", 43, 1, "ongoing", "done missed missed missed upcoming"),
+        id="data-after-as-of-ignored",
+    ),
+]
+
+
+@pytest.mark.parametrize(("scans", "outcomes", "as_of", "rule", "expected"), SCENARIOS)
+def test_pfs_scenarios(
+    scans: list[Assessment],
+    outcomes: list[Outcome],
+    as_of: str,
+    rule: str,
+    expected: tuple[str, str, int, int, str, str],
+) -> None:
+    status, when, days, cnsr, reason, visits = expected
+    baseline = reason != "no_baseline"
+    result = evaluate(scans, outcomes, as_of, rule, baseline=baseline)
+    assert (result.status, result.date, result.days, result.cnsr, result.reason) == (
+        status, d(when), days, cnsr, reason,
+    )
+    assert statuses(result) == visits
+    assert result.days == (result.date - FIRST_DOSE).days + 1
+
+
+# Early warning: after L, one missed visit puts the patient at risk until the next window
+# closes; a second miss means an event now would be censored; an adequate scan resets L.
+WARNINGS = [
+    pytest.param([scan("02-16")], "04-06", "visits", (0, False, None),
+                 id="window-open-on-its-last-day-not-yet-missed"),
+    pytest.param([scan("02-16")], "04-07", "visits", (1, True, "05-18"),
+                 id="one-missed-protect-by-end-of-next-window"),
+    pytest.param([scan("02-16"), scan("03-30", "NE")], "04-10", "visits", (1, True, "05-18"),
+                 id="ne-only-visit-counts-as-the-miss"),
+    pytest.param([scan("02-16")], "05-19", "visits", (2, True, None),
+                 id="two-missed-damage-done-no-deadline"),
+    pytest.param([scan("02-16"), scan("05-01")], "05-05", "visits", (0, False, None),
+                 id="adequate-early-scan-clears-the-risk"),
+    pytest.param([scan("02-16")], "04-10", "gap", (1, True, "05-18"),
+                 id="gap-rule-deadline-is-L-plus-2x-interval-plus-window"),
+    pytest.param([scan("02-16")], "05-19", "gap", (2, True, None),
+                 id="gap-rule-past-deadline-no-deadline"),
+    pytest.param([], "03-01", "visits", (1, True, "04-06"),
+                 id="no-scan-yet-L-is-first-dose"),
+]
+
+
+@pytest.mark.parametrize(("scans", "as_of", "rule", "expected"), WARNINGS)
+def test_early_warning(
+    scans: list[Assessment], as_of: str, rule: str, expected: tuple[int, bool, str | None]
+) -> None:
+    missed, at_risk, deadline = expected
+    result = evaluate(scans, [], as_of, rule)
+    assert result.reason == "ongoing"
+    assert (result.consecutive_missed, result.at_risk, result.protect_deadline) == (
+        missed, at_risk, d(deadline) if deadline else None,
+    )
+
+
+@pytest.mark.parametrize(
+    ("scans", "outcomes"),
+    [
+        pytest.param([scan("02-16"), scan("05-19", "PD")], [], id="event"),
+        pytest.param([scan("02-16")], [outcome("death", "06-01")], id="missed-censoring"),
+        pytest.param([scan("02-16")], [outcome("follow_up_ended", "05-01")], id="follow-up-ended"),
+        pytest.param([scan("02-16")], [outcome("new_anticancer_therapy", "05-01")],
+                     id="new-therapy"),
+    ],
+)
+def test_final_status_is_never_at_risk(scans: list[Assessment], outcomes: list[Outcome]) -> None:
+    result = evaluate(scans, outcomes, "06-30")
+    assert result.at_risk is False
+    assert result.protect_deadline is None
+
+
+def test_missed_count_reported_with_censoring() -> None:
+    result = evaluate([scan("02-23"), scan("06-20", "PD")])
+    assert result.consecutive_missed == 2
+    assert result.last_adequate_assessment == d("02-23")
+
+
+def test_protect_deadline_when_schedule_stops_at_as_of() -> None:
+    """A schedule built only up to as_of is extended by one interval for the deadline."""
+    schedule = scheduled_assessments(FIRST_DOSE, 42, 7, d("04-10"))
+    result = derive_pfs(FIRST_DOSE, schedule, [BASELINE, scan("02-16")], [], d("04-10"))
+    assert [v.number for v in result.visits] == [1, 2]
+    assert result.protect_deadline == d("05-18")
+
+
+# Visit statuses on an evaluation date, including early/late attribution in the gaps.
+VISITS = [
+    pytest.param([scan("02-09")], "04-30", "done missed",
+                 id="first-day-of-window-is-inside"),
+    pytest.param([scan("02-26")], "04-30", "late missed", id="gap-nearer-previous-is-late"),
+    pytest.param([scan("03-18")], "04-30", "missed early",
+                 id="gap-nearer-next-is-early"),
+    pytest.param([scan("03-09")], "04-30", "late missed", id="gap-midpoint-tie-goes-to-earlier"),
+    pytest.param([scan("03-10")], "04-30", "missed early", id="gap-day-after-midpoint-is-early"),
+    pytest.param([scan("02-01")], "04-30", "early missed", id="before-first-window-is-early"),
+    pytest.param([scan("02-16"), scan("02-26")], "04-30", "done missed",
+                 id="extra-gap-scan-on-done-visit-keeps-done"),
+    pytest.param([scan("02-26", "NE")], "04-30", "missed missed", id="ne-in-gap-attends-nothing"),
+    pytest.param([scan("05-01")], "05-02", "missed late",
+                 id="after-last-listed-window-attends-last-visit-late"),
+    pytest.param([scan("02-20", "NE")], "04-30", "ne_only missed", id="ne-in-window-is-ne-only"),
+    pytest.param([scan("02-20", None)], "04-30", "ne_only missed",
+                 id="no-response-in-window-is-ne-only"),
+    pytest.param([scan("02-20", "NE")], "02-23", "open upcoming",
+                 id="ne-in-still-open-window-is-open"),
+    pytest.param([], "02-23", "open upcoming", id="window-containing-evaluation-date-is-open"),
+    pytest.param([], "02-24", "missed upcoming", id="window-closed-before-evaluation-date"),
+    pytest.param([scan("03-10")], "03-15", "missed early",
+                 id="early-scan-attends-visit-before-window-opens"),
+    pytest.param([scan("05-03")], "05-02", "missed missed",
+                 id="scan-after-evaluation-date-ignored"),
+]
+
+
+@pytest.mark.parametrize(("scans", "evaluation_date", "expected"), VISITS)
+def test_visit_statuses(scans: list[Assessment], evaluation_date: str, expected: str) -> None:
+    schedule = scheduled_assessments(FIRST_DOSE, 42, 7, d("03-23"))
+    result = visit_statuses(schedule, [BASELINE, *scans], d(evaluation_date))
+    assert " ".join(v.status for v in result) == expected
+
+
+def test_scheduled_assessments_follow_first_dose() -> None:
+    schedule = scheduled_assessments(FIRST_DOSE, 42, 7, d("05-04"))
+    assert schedule == (
+        ScheduledAssessment(1, d("02-16"), d("02-09"), d("02-23")),
+        ScheduledAssessment(2, d("03-30"), d("03-23"), d("04-06")),
+        ScheduledAssessment(3, d("05-11"), d("05-04"), d("05-18")),
+    )
+    assert len(scheduled_assessments(FIRST_DOSE, 42, 7, d("05-03"))) == 2
+
+
+def test_scheduled_assessments_phases() -> None:
+    """q6w while the target is within day 84 after the first dose, then q12w."""
+    schedule = scheduled_assessments(FIRST_DOSE, 84, 7, d("12-31"), phases=((84, 42),))
+    offsets = [(v.target_date - FIRST_DOSE).days for v in schedule]
+    assert offsets[:4] == [42, 84, 168, 252]
+    assert AssessmentPlan(84, 7, ((84, 42),)).visits(FIRST_DOSE, d("12-31")) == schedule
+
+
+def test_to_dict_has_exactly_the_contract_keys() -> None:
+    body = evaluate([scan("02-16")], [], "04-10").to_dict()
+    assert set(body) == {
+        "status", "date", "days", "cnsr", "reason", "last_adequate_assessment",
+        "consecutive_missed", "at_risk", "protect_deadline", "visits",
+    }
+    assert body["visits"][0] == {
+        "number": 1, "target_date": d("02-16"), "window_start": d("02-09"),
+        "window_end": d("02-23"), "status": "done",
+    }
+    assert body["date"] == d("02-16") and body["protect_deadline"] == d("05-18")
+
+
+def test_last_adequate_assessment_none_without_post_baseline_scan() -> None:
+    assert evaluate([], [], "03-01").last_adequate_assessment is None
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        pytest.param(lambda: Assessment(d("02-16"), "MAYBE"), id="unknown-response"),
+        pytest.param(lambda: Outcome("lost", d("02-16")), id="unknown-outcome"),
+        pytest.param(lambda: evaluate([], [], "03-01", rule="weeks"), id="unknown-rule"),
+        pytest.param(lambda: ScheduledAssessment(1, d("02-16"), d("02-17"), d("02-23")),
+                     id="target-outside-window"),
+        pytest.param(lambda: AssessmentPlan(0, 7), id="zero-interval"),
+    ],
+)
+def test_invalid_input_is_rejected(build: Any) -> None:
+    with pytest.raises(ValueError):
+        build()
+
+
+RESPONSES = st.sampled_from(["CR", "PR", "SD", "NON_CR_NON_PD", "PD", "NE", None])
+DAYS = st.integers(min_value=1, max_value=300)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    scans=st.lists(st.tuples(DAYS, RESPONSES), max_size=6),
+    events=st.lists(
+        st.tuples(st.sampled_from(["death", "new_anticancer_therapy", "follow_up_ended",
+                                   "treatment_discontinued"]), DAYS),
+        max_size=3,
+    ),
+    as_of=DAYS,
+    rule=st.sampled_from(["visits", "gap"]),
+)
+def test_result_is_consistent_for_any_history(
+    scans: list[tuple[int, str | None]],
+    events: list[tuple[str, int]],
+    as_of: int,
+    rule: str,
+) -> None:
+    history = [BASELINE] + [
+        Assessment(FIRST_DOSE + timedelta(days=n), response) for n, response in scans
+    ]
+    outcomes = [Outcome(kind, FIRST_DOSE + timedelta(days=n)) for kind, n in events]
+    today = FIRST_DOSE + timedelta(days=as_of)
+    schedule = scheduled_assessments(FIRST_DOSE, 42, 7, today + timedelta(days=42))
+    result = derive_pfs(FIRST_DOSE, schedule, history, outcomes, today, missed_rule=rule)
+    assert FIRST_DOSE <= result.date <= today
+    assert result.days == (result.date - FIRST_DOSE).days + 1
+    assert (result.status == "event") == (result.cnsr == 0)
+    if result.at_risk is False:
+        assert result.protect_deadline is None
+    if result.reason != "ongoing":
+        assert result.at_risk is False
+    if result.status == "censored" and result.reason != "no_baseline":
+        assert result.date == (result.last_adequate_assessment or FIRST_DOSE)
