@@ -1,0 +1,50 @@
+"""Calendar events: dosing visits, diary days, tumour assessments and symptom surveys of a patient."""
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+
+from backend.models.audit import Audited
+from backend.models.base import Base, IdMixin, utcnow
+
+EVENT_KINDS = ("dose", "dosing_diary", "tumor_assessment", "symptom_survey")
+EVENT_STATUSES = ("planned", "completed", "missed", "held", "cancelled")
+
+
+class Event(Audited, IdMixin, Base):
+    """One entry of a patient's calendar. `key` is the clocks' natural key; ids never change."""
+
+    __tablename__ = "events"
+    __table_args__ = (
+        sa.UniqueConstraint("patient_id", "key", name="uq_events_patient_key"),
+        sa.Index("ix_events_patient_target", "patient_id", "target_date"),
+        sa.Index("ix_events_patient_updated", "patient_id", "updated_at"),
+        sa.CheckConstraint(f"kind IN {EVENT_KINDS!r}", name="kind_known"),
+        sa.CheckConstraint(f"status IN {EVENT_STATUSES!r}", name="status_known"),
+        sa.CheckConstraint("window_start <= window_end", name="window_ordered"),
+    )
+
+    patient_id: so.Mapped[uuid.UUID] = so.mapped_column(sa.ForeignKey("patients.id"))
+    key: so.Mapped[str] = so.mapped_column(sa.String(40))
+    kind: so.Mapped[str] = so.mapped_column(sa.String(20))
+    cycle: so.Mapped[int | None]
+    day: so.Mapped[int | None]
+    label: so.Mapped[str] = so.mapped_column(sa.String(120))
+    agents: so.Mapped[list[dict[str, Any]]] = so.mapped_column(sa.JSON, default=list)
+    protocol_date: so.Mapped[date]
+    target_date: so.Mapped[date]
+    window_start: so.Mapped[date]
+    window_end: so.Mapped[date]
+    flags: so.Mapped[list[str]] = so.mapped_column(sa.JSON, default=list)
+    status: so.Mapped[str] = so.mapped_column(sa.String(12), default="planned")
+    actual_date: so.Mapped[date | None]
+    reason: so.Mapped[str | None] = so.mapped_column(sa.Text)
+    version: so.Mapped[int] = so.mapped_column(default=1)
+    created_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
+    updated_at: so.Mapped[datetime] = so.mapped_column(default=utcnow, onupdate=utcnow)
+
+    __mapper_args__ = {"version_id_col": version}
