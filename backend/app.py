@@ -16,6 +16,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config.from_mapping(load_config(overrides=config))
     app.json.sort_keys = False
     logging.basicConfig(level=app.config["LOG_LEVEL"])
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     register_extensions(app)
     register_error_handlers(app)
     register_jwt_callbacks(app)
@@ -55,10 +56,12 @@ def register_jwt_callbacks(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from backend.api import BLUEPRINTS
+    from backend.api.docs import docs_assets
     from backend.extensions import api
 
     for blueprint in BLUEPRINTS:
         api.register_blueprint(blueprint, url_prefix="/api/v1")
+    app.register_blueprint(docs_assets, url_prefix="/api/v1/docs-assets")
 
 
 def register_commands(app: Flask) -> None:

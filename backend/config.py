@@ -95,6 +95,7 @@ def load_config(environ: Mapping[str, str] | None = None, overrides: Mapping[str
     config.setdefault("OPENAPI_URL_PREFIX", "/api/v1")
     config.setdefault("OPENAPI_JSON_PATH", "openapi.json")
     config.setdefault("OPENAPI_SWAGGER_UI_PATH", "docs")
-    config.setdefault("OPENAPI_SWAGGER_UI_URL", "https://cdn.jsdelivr.net/npm/swagger-ui-dist/")
+    # Swagger UI's assets are served by the app itself (swagger-ui-bundle), so the docs work offline.
+    config.setdefault("OPENAPI_SWAGGER_UI_URL", "/api/v1/docs-assets/")
     config.setdefault("JSON_SORT_KEYS", False)
     return config

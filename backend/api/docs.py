@@ -3,7 +3,14 @@ from __future__ import annotations
 
 from http import HTTPStatus
 
+import flask
+import swagger_ui_bundle
+
 from backend.schemas.errors import ErrorSchema
+
+# Swagger UI's static files, served locally so the interactive docs need no CDN.
+docs_assets = flask.Blueprint("docs_assets", __name__, static_folder=swagger_ui_bundle.swagger_ui_path,
+                              static_url_path="")
 
 
 def errors(blp, *codes: int):

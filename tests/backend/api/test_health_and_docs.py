@@ -26,7 +26,7 @@ def test_the_openapi_document_lists_every_route(app, client):
     spec = client.get("/api/v1/openapi.json").get_json()
     documented = {(path, method.upper()) for path, item in spec["paths"].items() for method in item}
     for rule in app.url_map.iter_rules():
-        if not rule.rule.startswith("/api/v1/") or rule.endpoint.startswith("api-docs"):
+        if not rule.rule.startswith("/api/v1/") or rule.endpoint.startswith(("api-docs", "docs_assets")):
             continue
         path = re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", r"{\1}", rule.rule)
         for method in rule.methods - {"HEAD", "OPTIONS"}:
@@ -48,3 +48,11 @@ def test_the_docs_page_is_served(client):
     answer = client.get("/api/v1/docs")
     assert answer.status_code == 200
     assert b"swagger" in answer.data.lower()
+
+
+def test_the_docs_page_assets_are_served_locally(client):
+    page = client.get("/api/v1/docs").get_data(as_text=True)
+    assert "/api/v1/docs-assets/swagger-ui-bundle.js" in page
+    asset = client.get("/api/v1/docs-assets/swagger-ui-bundle.js")
+    assert asset.status_code == 200
+    asset.close()
