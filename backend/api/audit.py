@@ -2,7 +2,7 @@ from flask.views import MethodView
 
 from backend.api.base import Blueprint, paginate_select
 from backend.api.docs import errors
-from backend.auth import require_roles
+from backend.auth import current_principal, require_roles
 from backend.extensions import db
 from backend.schemas.audit import AuditQuerySchema, AuditRecordSchema
 from backend.services import audit as audit_service
@@ -16,7 +16,7 @@ class Audit(MethodView):
     @blp.arguments(AuditQuerySchema, location="query")
     @blp.response(200, AuditRecordSchema(many=True))
     @blp.paginate()
-    @errors(blp, 401, 403)
+    @errors(blp, 401, 403, 404)
     def get(self, query, pagination_parameters):
         """Who changed what, when and why, oldest first"""
-        return paginate_select(db.session, audit_service.audit_query(query["entity"], query["id"]), pagination_parameters)
+        return paginate_select(db.session, audit_service.audit_query(current_principal(), query["entity"], query["id"]), pagination_parameters)

@@ -84,3 +84,13 @@ def test_when_the_audit_write_fails_the_change_is_rolled_back(db, monkeypatch):
 
 def test_nurses_cannot_read_the_audit_trail(client, auth):
     assert client.get("/api/v1/audit", headers=auth.headers(UserFactory(role="nurse"))).status_code == 403
+
+
+def test_a_coordinator_reads_the_trail_of_records_in_their_studies_only(client, auth):
+    mine, theirs = StudyFactory(code="MINE"), StudyFactory(code="THEIRS")
+    coordinator = UserFactory(role="coordinator", studies=[mine])
+    headers = auth.headers(coordinator)
+    assert client.get(f"/api/v1/audit?entity=studies&id={mine.id}", headers=headers).status_code == 200
+    assert client.get(f"/api/v1/audit?entity=studies&id={theirs.id}", headers=headers).status_code == 404
+    everything = client.get("/api/v1/audit", headers=headers)
+    assert everything.status_code == 422 and "entity" in everything.get_json()["errors"]["query"]
