@@ -16,11 +16,12 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
-from backend.auth import Principal, can_see_site
-from backend.errors import InvalidInput, NotFound
+from backend.auth import Principal
+from backend.errors import InvalidInput
 from backend.extensions import db
-from backend.models import AdverseEvent, Patient, Site, SymptomReport
+from backend.models import AdverseEvent, Patient, SymptomReport
 from backend.models.base import utcnow
+from backend.services.studies import site_by_code
 from backend.services.symptoms import visible_patient
 from schedules.ctcae import CtcaeTerm, GradeNotDefined, UnknownCtcaeTerm, term_by_code, term_by_name, validate_grade
 
@@ -98,9 +99,7 @@ def patient_adverse_events_query(principal: Principal, raw_patient_id: str):
 
 def site_adverse_events_query(principal: Principal, site_code: str):
     """A site's adverse events, latest onset first; a site out of scope is 404 like a missing one."""
-    site = db.session.scalar(sa.select(Site).where(Site.code == site_code))
-    if site is None or not can_see_site(principal, site):
-        raise NotFound(f"No site {site_code!r}.")
+    site = site_by_code(principal, site_code)
     return _ordered(sa.select(AdverseEvent).where(AdverseEvent.site_id == site.id))
 
 

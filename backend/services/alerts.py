@@ -28,6 +28,7 @@ from backend.models import Patient, Site, Study, SymptomAlert, SymptomReport
 from backend.models.audit import REASON_KEY
 from backend.models.base import new_id, utcnow
 from backend.services.notifications import notify_site_staff
+from backend.services.studies import site_by_code
 from schedules.proctcae import SymptomGrade
 from schedules.symptom_alerts import AlertRules, evaluate_alerts
 
@@ -113,10 +114,7 @@ def alerts_query(principal: Principal, site_code: str | None, status: str | None
             .where(site_filter(principal, SymptomAlert.site_id, Site.study_id))
             .order_by(SymptomAlert.created_at.desc(), SymptomAlert.id))
     if site_code:
-        site = db.session.scalar(sa.select(Site).where(Site.code == site_code))
-        if site is None or not can_see_site(principal, site):
-            raise NotFound(f"No site {site_code!r}.")
-        stmt = stmt.where(SymptomAlert.site_id == site.id)
+        stmt = stmt.where(SymptomAlert.site_id == site_by_code(principal, site_code).id)
     if status:
         stmt = stmt.where(SymptomAlert.status == status)
     return stmt

@@ -149,7 +149,7 @@ def _translations(locale: str) -> dict[str, ItemTranslation] | None:
     """NCI's official translation for `locale` from `PRO_CTCAE_TRANSLATIONS_DIR/<locale>.json`, or
     None (English is answered instead). A broken file is logged and treated as absent."""
     directory = current_app.config.get("PRO_CTCAE_TRANSLATIONS_DIR")
-    if not directory or locale.casefold() == "en" or locale.casefold().startswith("en-"):
+    if not directory:
         return None
     path = Path(directory) / f"{locale}.json"
     try:
@@ -278,8 +278,7 @@ def _survey_event_for(patient_id: uuid.UUID, local_date) -> Event | None:
 
 def _symptom_row(grade: SymptomGrade) -> dict[str, Any]:
     return {"term_number": grade.term_number, "term": grade.term, "ctcae_term": grade.ctcae_term,
-            "meddra_code": grade.meddra_code, "composite_grade": grade.composite_grade,
-            "gradable": grade.gradable, "answers": grade.answers}
+            "meddra_code": grade.meddra_code, "composite_grade": grade.composite_grade, "answers": grade.answers}
 
 
 def reports_query(principal: Principal, raw_patient_id: str):
