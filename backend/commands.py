@@ -1,4 +1,4 @@
-"""flask CLI: the first admin, the demo data set."""
+"""flask CLI: the first admin, the demo data set, symptom alert escalation."""
 from __future__ import annotations
 
 import click
@@ -8,6 +8,7 @@ from backend.errors import DomainError
 
 users_cli = AppGroup("users", help="Manage user accounts.")
 demo_cli = AppGroup("demo", help="Demo data for a laptop.")
+alerts_cli = AppGroup("alerts", help="Symptom alerts.")
 
 
 @users_cli.command("create")
@@ -37,4 +38,26 @@ def load_demo_command():
         click.echo(line)
 
 
-COMMAND_GROUPS = [users_cli, demo_cli]
+@alerts_cli.command("escalate")
+@click.option("--now", "now", default=None, help="Evaluate as of this RFC 3339 instant (default: now).")
+def escalate_alerts_command(now):
+    """Escalate symptom alerts left open past their study's limit to its coordinators; idempotent."""
+    from datetime import datetime
+
+    from backend.models.base import utcnow
+    from backend.services.alerts import escalate_overdue_alerts
+
+    if now is None:
+        at = utcnow()
+    else:
+        try:
+            at = datetime.fromisoformat(now)
+        except ValueError:
+            raise click.BadParameter("an RFC 3339 instant, e.g. 2026-03-01T08:00:00Z", param_hint="--now") from None
+        if at.tzinfo is None:
+            raise click.BadParameter("give an offset, e.g. 2026-03-01T08:00:00Z", param_hint="--now")
+    escalated = escalate_overdue_alerts(at)
+    click.echo(f"escalated {len(escalated)} alert(s)")
+
+
+COMMAND_GROUPS = [users_cli, demo_cli, alerts_cli]

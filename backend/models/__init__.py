@@ -1,10 +1,16 @@
 """Every model, imported so Alembic and the app see the whole schema."""
+from backend.models.adverse_events import AdverseEvent
+from backend.models.alerts import SymptomAlert
 from backend.models.audit import AuditRecord
 from backend.models.base import Base
 from backend.models.events import Event
 from backend.models.notifications import StaffNotification
 from backend.models.patients import Patient
 from backend.models.studies import Site, Study
+from backend.models.symptoms import SymptomReport
 from backend.models.users import RevokedToken, User
 
-__all__ = ["AuditRecord", "Base", "Event", "Patient", "RevokedToken", "Site", "StaffNotification", "Study", "User"]
+__all__ = [
+    "AdverseEvent", "AuditRecord", "Base", "Event", "Patient", "RevokedToken", "Site", "StaffNotification", "Study",
+    "SymptomAlert", "SymptomReport", "User",
+]

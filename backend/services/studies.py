@@ -5,7 +5,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from backend.auth import Principal, can_see_study, visible_study_ids
+from backend.auth import Principal, can_see_site, can_see_study, visible_study_ids
 from backend.errors import Conflict, Forbidden, InvalidInput, NotFound
 from backend.extensions import db
 from backend.models import Site, Study
@@ -35,6 +35,14 @@ def study_by_code(principal: Principal | None, code: str) -> Study:
     if study is None or (principal is not None and not can_see_study(principal, study.id)):
         raise NotFound(f"No study {code!r}.")
     return study
+
+
+def site_by_code(principal: Principal, code: str) -> Site:
+    """The site with this code, or 404 when it does not exist or is out of the caller's scope."""
+    site = db.session.scalar(sa.select(Site).where(Site.code == code))
+    if site is None or not can_see_site(principal, site):
+        raise NotFound(f"No site {code!r}.")
+    return site
 
 
 def list_studies(principal: Principal) -> list[Study]:

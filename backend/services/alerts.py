@@ -1,0 +1,197 @@
+"""Symptom alerts: raised with a report, listed for the site team, acknowledged, escalated when left open.
+
+Rules and their sources:
+- Which findings become alerts: `schedules.symptom_alerts.evaluate_alerts` under the study's
+  `Study.settings["alert_rules"]` (`AlertRules` fields; default `AlertRules()`), against the
+  patient's first and previous reports (by completion time).
+- One alert per (report, rule, term), created in the report's own transaction, so a replayed report
+  never raises it twice; the site's nurses are told in that same transaction through the staff
+  outbox (`staff.symptom_alert`, dedupe key `alert:<id>`).
+- Acknowledging records who, when and the action taken, and closes the alert (CONTRACT.md "Site
+  work": `POST /alerts/{id}/acknowledge` "closes one").
+- An alert still open after the study's `Study.settings["alert_escalation_hours"]` (default 24) is
+  escalated once to the study's coordinators (`staff.alert_escalated`).
+"""
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from backend.auth import Principal, can_see_site, parse_id, site_filter
+from backend.errors import Conflict, NotFound
+from backend.extensions import db
+from backend.models import Patient, Site, Study, SymptomAlert, SymptomReport
+from backend.models.audit import REASON_KEY
+from backend.models.base import new_id, utcnow
+from backend.services.notifications import notify_site_staff
+from backend.services.studies import site_by_code
+from schedules.proctcae import SymptomGrade
+from schedules.symptom_alerts import AlertRules, evaluate_alerts
+
+log = logging.getLogger(__name__)
+
+DEFAULT_ESCALATION_HOURS = 24
+
+
+class AlertSettingsInvalid(Conflict):
+    reason = "study_settings_invalid"
+
+
+# --- study settings ----------------------------------------------------------------------------
+def study_alert_rules(study: Study) -> AlertRules:
+    """`settings["alert_rules"]`: an object with any of `composite_grade_at_least`,
+    `severity_at_least`, `rise_at_least` (null switches a rule off); `AlertRules()` when not set."""
+    raw = (study.settings or {}).get("alert_rules")
+    if raw is None:
+        return AlertRules()
+    try:
+        if not isinstance(raw, dict):
+            raise TypeError("an object is needed")
+        return AlertRules(**raw)
+    except (TypeError, ValueError) as error:
+        raise AlertSettingsInvalid(f"Study {study.code}: settings.alert_rules is unusable ({error}).") from None
+
+
+def escalation_hours(study: Study) -> float:
+    """`settings["alert_escalation_hours"]`: hours an alert may stay open (> 0); 24 when not set."""
+    raw = (study.settings or {}).get("alert_escalation_hours", DEFAULT_ESCALATION_HOURS)
+    if isinstance(raw, bool) or not isinstance(raw, (int, float)) or raw <= 0:
+        raise AlertSettingsInvalid(
+            f"Study {study.code}: settings.alert_escalation_hours must be a positive number, not {raw!r}.")
+    return raw
+
+
+# --- raising -----------------------------------------------------------------------------------
+def raise_alerts(report: SymptomReport, patient: Patient, grades: list[SymptomGrade]) -> list[SymptomAlert]:
+    """Evaluate the study's rules for a new report and queue a message per alert to the site's nurses.
+
+    Runs inside the report's transaction (the caller flushes the report first and commits after).
+    """
+    first, previous = _baselines(patient.id, report)
+    findings = evaluate_alerts(grades, previous=previous.answers if previous else None,
+                               first=first.answers if first else None, rules=study_alert_rules(patient.study))
+    by_term = {grade.term_number: grade for grade in grades}
+    alerts = []
+    for finding in findings:
+        grade = by_term[finding.term_number]
+        detail = {**finding.detail, "answers": grade.answers, "ctcae_term": grade.ctcae_term,
+                  "meddra_code": grade.meddra_code, "composite_grade": grade.composite_grade}
+        alert = SymptomAlert(id=new_id(), patient_id=patient.id, site_id=patient.site_id, report=report,
+                             rule=finding.rule, term_number=finding.term_number, term=finding.term,
+                             item_code=finding.item_code, detail=detail, status="open")
+        db.session.add(alert)
+        alerts.append(alert)
+    db.session.flush()
+    for alert in alerts:
+        notify_site_staff(patient.site, "nurse", "staff.symptom_alert",
+                          {"subject_id": patient.subject_id, "symptom": alert.term, "rule": alert.rule,
+                           "alert_id": str(alert.id), "report_id": str(report.id)},
+                          dedupe_key=f"alert:{alert.id}", patient_id=patient.id)
+    return alerts
+
+
+def _baselines(patient_id: uuid.UUID, report: SymptomReport) -> tuple[SymptomReport | None, SymptomReport | None]:
+    """The patient's first and previous reports completed before this one."""
+    earlier = sa.select(SymptomReport).where(SymptomReport.patient_id == patient_id,
+                                              SymptomReport.completed_at < report.completed_at,
+                                              SymptomReport.id != report.id)
+    first = db.session.scalar(earlier.order_by(SymptomReport.completed_at.asc()).limit(1))
+    previous = db.session.scalar(earlier.order_by(SymptomReport.completed_at.desc()).limit(1))
+    return first, previous
+
+
+# --- reading -----------------------------------------------------------------------------------
+def alerts_query(principal: Principal, site_code: str | None, status: str | None):
+    """The alerts the caller may see, newest first; optionally of one site and one status.
+
+    A site the caller may not see answers 404, exactly like one that does not exist.
+    """
+    stmt = (sa.select(SymptomAlert).join(Site, SymptomAlert.site_id == Site.id)
+            .where(site_filter(principal, SymptomAlert.site_id, Site.study_id))
+            .order_by(SymptomAlert.created_at.desc(), SymptomAlert.id))
+    if site_code:
+        stmt = stmt.where(SymptomAlert.site_id == site_by_code(principal, site_code).id)
+    if status:
+        stmt = stmt.where(SymptomAlert.status == status)
+    return stmt
+
+
+def open_alerts_for_site(site_id: uuid.UUID) -> list[SymptomAlert]:
+    """A site's open alerts, longest waiting first (for the site worklist; the caller checks scope)."""
+    return list(db.session.scalars(
+        sa.select(SymptomAlert).where(SymptomAlert.site_id == site_id, SymptomAlert.status == "open")
+        .order_by(SymptomAlert.created_at, SymptomAlert.id)))
+
+
+def visible_alert(principal: Principal, raw_id: str, *, lock: bool = False) -> SymptomAlert:
+    stmt = sa.select(SymptomAlert).where(SymptomAlert.id == parse_id(raw_id, "alert"))
+    if lock:
+        stmt = stmt.with_for_update(of=SymptomAlert)
+    alert = db.session.scalar(stmt)
+    if alert is None or not can_see_site(principal, alert.site):
+        raise NotFound("No such alert.")
+    return alert
+
+
+# --- acting ------------------------------------------------------------------------------------
+def acknowledge_alert(principal: Principal, raw_id: str, action: str, *, now: datetime | None = None) -> SymptomAlert:
+    """Record who acknowledged the alert, when, and the action taken; the alert is closed.
+
+    An alert already closed is a conflict (409 `alert_closed`), so two nurses acting at once cannot
+    overwrite each other's record (the row is locked while it is checked).
+    """
+    alert = visible_alert(principal, raw_id, lock=True)
+    if alert.status == "closed":
+        raise Conflict("The alert is already closed.", reason="alert_closed")
+    alert.status = "closed"
+    alert.acknowledged_by_id = principal.user_id
+    alert.acknowledged_at = now or utcnow()
+    alert.action = action
+    db.session.commit()
+    return alert
+
+
+def escalate_overdue_alerts(now: datetime) -> list[SymptomAlert]:
+    """Escalate every alert left open longer than its study's limit; idempotent.
+
+    Each overdue alert gets `escalated_at` once and one `staff.alert_escalated` message per study
+    coordinator (dedupe key `alert-escalated:<id>`). Alerts being escalated by a concurrent run are
+    skipped (row locks). One commit for the whole run. A study whose limit setting is unusable is
+    logged and uses the default, so one bad setting does not stop the others' escalations.
+    """
+    alerts = list(db.session.scalars(
+        sa.select(SymptomAlert).where(SymptomAlert.status == "open", SymptomAlert.escalated_at.is_(None))
+        .order_by(SymptomAlert.created_at).with_for_update(of=SymptomAlert, skip_locked=True)))
+    escalated = []
+    db.session.info[REASON_KEY] = "symptom alert open longer than the study's escalation limit"
+    try:
+        for alert in alerts:
+            hours = _escalation_hours_or_default(alert.site.study)
+            if alert.created_at + timedelta(hours=hours) > now:
+                continue
+            alert.escalated_at = now
+            notify_site_staff(alert.site, "coordinator", "staff.alert_escalated",
+                              _escalation_params(alert, hours), dedupe_key=f"alert-escalated:{alert.id}",
+                              patient_id=alert.patient_id)
+            escalated.append(alert)
+        db.session.commit()
+    finally:
+        db.session.info.pop(REASON_KEY, None)
+    return escalated
+
+
+def _escalation_hours_or_default(study: Study) -> float:
+    try:
+        return escalation_hours(study)
+    except AlertSettingsInvalid as error:
+        log.warning("%s Using %s hours.", error.message, DEFAULT_ESCALATION_HOURS)
+        return DEFAULT_ESCALATION_HOURS
+
+
+def _escalation_params(alert: SymptomAlert, hours: float) -> dict[str, Any]:
+    return {"subject_id": alert.patient.subject_id, "symptom": alert.term, "rule": alert.rule,
+            "minutes": int(hours * 60), "alert_id": str(alert.id)}
