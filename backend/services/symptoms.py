@@ -35,6 +35,7 @@ from backend.models import Event, Patient, Study, SymptomReport
 from backend.models.audit import REASON_KEY
 from backend.models.base import utcnow
 from backend.services import alerts as alerts_service
+from notifications.messages import render
 from schedules.proctcae import (
     DEFAULT_HER2_PANEL,
     AnswerProblem,
@@ -170,24 +171,8 @@ def _load_translations(path: str, mtime_ns: int, size: int) -> dict[str, ItemTra
 
 # --- reports -----------------------------------------------------------------------------------
 def patient_contact_message(locale: str) -> str:
-    """What a patient reads when their report raised an alert: contact the care team (en, zh-CN).
-
-    Rendered from the notification catalogs (`alert.symptom.patient_contact_team`) when they are
-    installed; until then from the same sentences kept here.
-    """
-    try:
-        from notifications.messages import render
-    except ImportError:
-        return _CONTACT_TEAM.get(locale, _CONTACT_TEAM["en"])
+    """What a patient reads when their report raised an alert: contact the care team (en, zh-CN)."""
     return render("alert.symptom.patient_contact_team", locale).body
-
-
-_CONTACT_TEAM = {
-    "en": "Based on your latest answers, please contact your care team today; their details are in Cadence. "
-          "If you feel very unwell, go to the nearest emergency department.",
-    "zh-CN": "根据您最近填写的情况，请于今天联系您的医护团队，联系方式可在 Cadence 中查看。"
-             "如感觉非常不适，请立即前往最近的医院急诊。",
-}
 
 
 def submit_report(principal: Principal, raw_patient_id: str, data: dict[str, Any],
