@@ -1,4 +1,5 @@
 """Every model, imported so Alembic and the app see the whole schema."""
+from backend.models.assessments import PatientOutcome, TumourAssessment
 from backend.models.audit import AuditRecord
 from backend.models.base import Base
 from backend.models.events import Event
@@ -7,4 +8,4 @@ from backend.models.patients import Patient
 from backend.models.studies import Site, Study
 from backend.models.users import RevokedToken, User
 
-__all__ = ["AuditRecord", "Base", "Event", "Patient", "RevokedToken", "Site", "StaffNotification", "Study", "User"]
+__all__ = ["AuditRecord", "Base", "Event", "Patient", "PatientOutcome", "RevokedToken", "Site", "StaffNotification", "Study", "TumourAssessment", "User"]
