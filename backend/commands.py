@@ -1,4 +1,4 @@
-"""flask CLI: the first admin, the demo data set."""
+"""flask CLI: the first admin, the demo data set, the daily PFS early-warning scan."""
 from __future__ import annotations
 
 import click
@@ -8,6 +8,7 @@ from backend.errors import DomainError
 
 users_cli = AppGroup("users", help="Manage user accounts.")
 demo_cli = AppGroup("demo", help="Demo data for a laptop.")
+pfs_cli = AppGroup("pfs", help="Progression-free survival: the early warning.")
 
 
 @users_cli.command("create")
@@ -37,4 +38,24 @@ def load_demo_command():
         click.echo(line)
 
 
-COMMAND_GROUPS = [users_cli, demo_cli]
+@pfs_cli.command("scan")
+@click.option("--now", "now", default=None, help="Evaluate at this instant (RFC 3339 with an offset); default now.")
+def pfs_scan_command(now):
+    """Queue PFS early warnings for the site nurses of every on-study patient at risk; run daily."""
+    from datetime import datetime, timezone
+
+    from backend.services.pfs import scan_pfs_risk
+
+    instant = datetime.now(timezone.utc)
+    if now:
+        try:
+            instant = datetime.fromisoformat(now)
+        except ValueError:
+            raise click.BadParameter("not an RFC 3339 instant", param_hint="--now") from None
+        if instant.tzinfo is None:
+            raise click.BadParameter("give an offset, e.g. 2026-03-01T06:00:00Z", param_hint="--now")
+    summary = scan_pfs_risk(instant.astimezone(timezone.utc))
+    click.echo(f"{summary.patients} on-study patients, {summary.at_risk} at risk, {summary.queued} messages queued")
+
+
+COMMAND_GROUPS = [users_cli, demo_cli, pfs_cli]
