@@ -5,9 +5,10 @@ from backend.api.auth import blp as auth_blp
 from backend.api.compliance import blp as compliance_blp
 from backend.api.health import blp as health_blp
 from backend.api.pfs import blp as pfs_blp
+from backend.api.reconciliation import blp as reconciliation_blp
 from backend.api.studies import blp as studies_blp
 from backend.api.users import blp as users_blp
 from backend.api.worklists import blp as worklists_blp
 
 BLUEPRINTS = [health_blp, auth_blp, users_blp, studies_blp, audit_blp, assessments_blp, pfs_blp,
-              worklists_blp, compliance_blp]
+              worklists_blp, compliance_blp, reconciliation_blp]
