@@ -3,6 +3,7 @@ from backend.api.assessments import blp as assessments_blp
 from backend.api.audit import blp as audit_blp
 from backend.api.auth import blp as auth_blp
 from backend.api.compliance import blp as compliance_blp
+from backend.api.exports import blp as exports_blp
 from backend.api.health import blp as health_blp
 from backend.api.pfs import blp as pfs_blp
 from backend.api.reconciliation import blp as reconciliation_blp
@@ -11,4 +12,4 @@ from backend.api.users import blp as users_blp
 from backend.api.worklists import blp as worklists_blp
 
 BLUEPRINTS = [health_blp, auth_blp, users_blp, studies_blp, audit_blp, assessments_blp, pfs_blp,
-              worklists_blp, compliance_blp, reconciliation_blp]
+              worklists_blp, compliance_blp, reconciliation_blp, exports_blp]
