@@ -1,4 +1,4 @@
-"""flask CLI: the first admin, the demo data set, symptom alert escalation."""
+"""flask CLI: the first admin, the demo data set, alert escalation, the daily PFS early-warning scan."""
 from __future__ import annotations
 
 import click
@@ -9,6 +9,7 @@ from backend.errors import DomainError
 users_cli = AppGroup("users", help="Manage user accounts.")
 demo_cli = AppGroup("demo", help="Demo data for a laptop.")
 alerts_cli = AppGroup("alerts", help="Symptom alerts.")
+pfs_cli = AppGroup("pfs", help="Progression-free survival: the early warning.")
 
 
 @users_cli.command("create")
@@ -38,26 +39,39 @@ def load_demo_command():
         click.echo(line)
 
 
+def _instant(now: str | None):
+    """`--now` as an aware UTC instant (default: the real now)."""
+    from datetime import datetime, timezone
+
+    if now is None:
+        return datetime.now(timezone.utc)
+    try:
+        instant = datetime.fromisoformat(now)
+    except ValueError:
+        raise click.BadParameter("an RFC 3339 instant, e.g. 2026-03-01T08:00:00Z", param_hint="--now") from None
+    if instant.tzinfo is None:
+        raise click.BadParameter("give an offset, e.g. 2026-03-01T08:00:00Z", param_hint="--now")
+    return instant.astimezone(timezone.utc)
+
+
 @alerts_cli.command("escalate")
 @click.option("--now", "now", default=None, help="Evaluate as of this RFC 3339 instant (default: now).")
 def escalate_alerts_command(now):
     """Escalate symptom alerts left open past their study's limit to its coordinators; idempotent."""
-    from datetime import datetime
-
-    from backend.models.base import utcnow
     from backend.services.alerts import escalate_overdue_alerts
 
-    if now is None:
-        at = utcnow()
-    else:
-        try:
-            at = datetime.fromisoformat(now)
-        except ValueError:
-            raise click.BadParameter("an RFC 3339 instant, e.g. 2026-03-01T08:00:00Z", param_hint="--now") from None
-        if at.tzinfo is None:
-            raise click.BadParameter("give an offset, e.g. 2026-03-01T08:00:00Z", param_hint="--now")
-    escalated = escalate_overdue_alerts(at)
+    escalated = escalate_overdue_alerts(_instant(now))
     click.echo(f"escalated {len(escalated)} alert(s)")
 
 
-COMMAND_GROUPS = [users_cli, demo_cli, alerts_cli]
+@pfs_cli.command("scan")
+@click.option("--now", "now", default=None, help="Evaluate at this instant (RFC 3339 with an offset); default now.")
+def pfs_scan_command(now):
+    """Queue PFS early warnings for the site nurses of every on-study patient at risk; run daily."""
+    from backend.services.pfs import scan_pfs_risk
+
+    summary = scan_pfs_risk(_instant(now))
+    click.echo(f"{summary.patients} on-study patients, {summary.at_risk} at risk, {summary.queued} messages queued")
+
+
+COMMAND_GROUPS = [users_cli, demo_cli, alerts_cli, pfs_cli]

@@ -88,6 +88,7 @@ def load_config(environ: Mapping[str, str] | None = None, overrides: Mapping[str
                                                      "socket_timeout": config["REDIS_SOCKET_TIMEOUT_SECONDS"]})
     config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
     config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
+    config.setdefault("RATELIMIT_STRATEGY", "moving-window")  # no burst at a minute boundary
     config.setdefault("RATELIMIT_KEY_PREFIX", "cadence")
     config.setdefault("API_TITLE", "Cadence API")
     config.setdefault("API_VERSION", "v1")

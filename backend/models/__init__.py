@@ -1,6 +1,7 @@
 """Every model, imported so Alembic and the app see the whole schema."""
 from backend.models.adverse_events import AdverseEvent
 from backend.models.alerts import SymptomAlert
+from backend.models.assessments import PatientOutcome, TumourAssessment
 from backend.models.audit import AuditRecord
 from backend.models.base import Base
 from backend.models.events import Event
@@ -11,6 +12,6 @@ from backend.models.symptoms import SymptomReport
 from backend.models.users import RevokedToken, User
 
 __all__ = [
-    "AdverseEvent", "AuditRecord", "Base", "Event", "Patient", "RevokedToken", "Site", "StaffNotification", "Study",
-    "SymptomAlert", "SymptomReport", "User",
+    "AdverseEvent", "AuditRecord", "Base", "Event", "Patient", "PatientOutcome", "RevokedToken", "Site",
+    "StaffNotification", "Study", "SymptomAlert", "SymptomReport", "TumourAssessment", "User",
 ]

@@ -43,6 +43,7 @@ def notify_site_staff(site: Site, role: str, message_key: str, params: dict[str,
         return 0
     dialect = db.session.get_bind().dialect.name
     insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(StaffNotification)
+    # RETURNING counts what was inserted: an ORM-enabled INSERT reports rowcount -1.
     result = db.session.execute(insert.values(rows).on_conflict_do_nothing(
-        index_elements=["dedupe_key", "user_id"]))
-    return result.rowcount or 0
+        index_elements=["dedupe_key", "user_id"]).returning(StaffNotification.id))
+    return len(result.all())

@@ -238,3 +238,16 @@ def test_escalation_runs_from_the_command_line(client, auth, db, runner, world):
     again = runner.invoke(args=["alerts", "escalate", "--now", later])
     assert "escalated 0 alert(s)" in again.output
     assert runner.invoke(args=["alerts", "escalate", "--now", "2026-03-01T08:00:00"]).exit_code != 0
+
+
+def test_an_open_alert_heads_the_site_worklist_until_acknowledged(client, auth, world):
+    submit(client, auth, world)
+    headers = auth.headers(world["nurse"])
+    rows = client.get("/api/v1/sites/SH01/worklist", headers=headers).get_json()
+    assert rows[0]["kind"] == "symptom_alert" and rows[0]["priority"] == 1
+    assert rows[0]["subject_id"] == "SH01-007" and "acknowledge" in rows[0]["action"]
+    for alert in alerts(client, auth, world["nurse"], "?site=SH01&status=open"):
+        client.post(f"/api/v1/alerts/{alert['id']}/acknowledge", json={"action": "Phoned; antiemetic advised"},
+                    headers=headers)
+    rows = client.get("/api/v1/sites/SH01/worklist", headers=headers).get_json()
+    assert not [row for row in rows if row["kind"] == "symptom_alert"]

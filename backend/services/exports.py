@@ -1,0 +1,133 @@
+"""CSV exports of a study for statisticians: PFS time-to-event (ADaM ADTTE style) and subject visits.
+
+ADTTE follows the CDISC ADaM Basic Data Structure for time-to-event (ADaM IG v1.1 / ADTTE 2012):
+one row per subject and parameter, ``AVAL`` the time in days from ``STARTDT`` (first dose, day 1) to
+``ADT`` inclusive, ``CNSR`` 0 for an event and the contract's positive code for a censoring,
+``EVNTDESC`` what happened and ``CNSDTDSC`` where a censoring date comes from. Cadence adds the
+early-warning columns ``NMISS`` (consecutive missed assessments), ``MISSFL`` (any missed),
+``ATRISKFL`` and ``PROTDLDT`` (protect deadline), and ``LADQDT`` (last adequate assessment).
+
+Every row comes from `services.pfs.derive_many`, the derivation behind GET /patients/{id}/pfs, so
+the export and the endpoint always agree on the same date. Cells that a spreadsheet would run as a
+formula (starting with = + - @) are quoted with a leading apostrophe (OWASP "CSV injection").
+"""
+from __future__ import annotations
+
+import csv
+import io
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import date
+from typing import Any
+
+import sqlalchemy as sa
+
+from backend.auth import Principal
+from backend.extensions import db
+from backend.models import Event, Patient, Site, Study
+from backend.services.pfs import derive_many
+from backend.services.studies import study_by_code
+
+ADTTE_COLUMNS = ("STUDYID", "USUBJID", "SUBJID", "SITEID", "PARAMCD", "PARAM", "STARTDT", "ADT", "AVAL", "AVALU",
+                 "CNSR", "EVNTDESC", "CNSDTDSC", "LADQDT", "NMISS", "MISSFL", "ATRISKFL", "PROTDLDT", "DATACUTDT")
+VISIT_COLUMNS = ("STUDYID", "USUBJID", "SUBJID", "SITEID", "EVENTID", "KIND", "VISIT", "CYCLE", "DAY", "PROTDT",
+                 "PLANDT", "WINSTDT", "WINENDT", "ACTDT", "STATUS", "INWINFL", "PFSVSTAT")
+VISIT_KINDS = ("dose", "tumor_assessment", "symptom_survey")
+
+EVENT_DESCRIPTIONS = {
+    "progression": "DISEASE PROGRESSION",
+    "death": "DEATH",
+    "ongoing": "CENSORED: NO PROGRESSION OR DEATH",
+    "no_baseline": "CENSORED: NO BASELINE TUMOUR ASSESSMENT",
+    "new_anticancer_therapy": "CENSORED: NEW ANTICANCER THERAPY",
+    "missed_assessments": "CENSORED: EVENT AFTER TWO OR MORE MISSED ASSESSMENTS",
+    "follow_up_ended": "CENSORED: END OF TUMOUR FOLLOW-UP",
+}
+CENSOR_DATE_SOURCES = {
+    "ongoing": "LAST ADEQUATE TUMOUR ASSESSMENT",
+    "no_baseline": "FIRST DOSE",
+    "new_anticancer_therapy": "LAST ADEQUATE TUMOUR ASSESSMENT BEFORE NEW ANTICANCER THERAPY",
+    "missed_assessments": "LAST ADEQUATE TUMOUR ASSESSMENT BEFORE THE MISSED ASSESSMENTS",
+    "follow_up_ended": "LAST ADEQUATE TUMOUR ASSESSMENT",
+}
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def usubjid(study: Study, patient: Patient) -> str:
+    """Unique across studies: the study code and the subject id (unique within the study)."""
+    return f"{study.code}-{patient.subject_id}"
+
+
+def _cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def _csv(columns: Sequence[str], rows: Iterable[dict[str, Any]]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")  # RFC 4180
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([_cell(row[c]) for c in columns])
+    return out.getvalue()
+
+
+def _patients(study: Study) -> list[Patient]:
+    return list(db.session.scalars(sa.select(Patient).join(Site, Site.id == Patient.site_id)
+                                   .where(Patient.study_id == study.id).order_by(Site.code, Patient.subject_id)))
+
+
+def adtte_rows(study: Study, as_of: date | None = None) -> list[dict[str, Any]]:
+    patients = _patients(study)
+    results = derive_many(patients, as_of)
+    rows = []
+    for patient in patients:
+        day, result = results[patient.id]
+        censored = result.cnsr != 0
+        rows.append({
+            "STUDYID": study.code, "USUBJID": usubjid(study, patient), "SUBJID": patient.subject_id,
+            "SITEID": patient.site.code, "PARAMCD": "PFS", "PARAM": "Progression-free survival (days)",
+            "STARTDT": patient.first_dose_date, "ADT": result.date, "AVAL": result.days, "AVALU": "DAYS",
+            "CNSR": result.cnsr, "EVNTDESC": EVENT_DESCRIPTIONS[result.reason],
+            "CNSDTDSC": CENSOR_DATE_SOURCES.get(result.reason, "") if censored else "",
+            "LADQDT": result.last_adequate_assessment, "NMISS": result.consecutive_missed,
+            "MISSFL": "Y" if result.consecutive_missed else "N", "ATRISKFL": "Y" if result.at_risk else "N",
+            "PROTDLDT": result.protect_deadline, "DATACUTDT": day,
+        })
+    return rows
+
+
+def adtte_csv(principal: Principal, code: str, as_of: date | None = None) -> str:
+    return _csv(ADTTE_COLUMNS, adtte_rows(study_by_code(principal, code), as_of))
+
+
+def subject_visits_csv(principal: Principal, code: str, as_of: date | None = None) -> str:
+    """One row per visit: planned and actual date, window, status; scans with their PFS visit status."""
+    study = study_by_code(principal, code)
+    patients = _patients(study)
+    results = derive_many(patients, as_of)
+    events: dict[Any, list[Event]] = defaultdict(list)
+    if patients:
+        for event in db.session.scalars(sa.select(Event).where(
+                Event.patient_id.in_([p.id for p in patients]), Event.kind.in_(VISIT_KINDS))):
+            events[event.patient_id].append(event)
+    rows = []
+    for patient in patients:
+        pfs_status = {f"assessment:{v.number}": v.status for v in results[patient.id][1].visits}
+        for event in sorted(events[patient.id], key=lambda e: (e.target_date, VISIT_KINDS.index(e.kind), e.key)):
+            in_window = (("Y" if event.window_start <= event.actual_date <= event.window_end else "N")
+                         if event.actual_date else "")
+            rows.append({
+                "STUDYID": study.code, "USUBJID": usubjid(study, patient), "SUBJID": patient.subject_id,
+                "SITEID": patient.site.code, "EVENTID": str(event.id), "KIND": event.kind, "VISIT": event.label,
+                "CYCLE": event.cycle, "DAY": event.day, "PROTDT": event.protocol_date, "PLANDT": event.target_date,
+                "WINSTDT": event.window_start, "WINENDT": event.window_end, "ACTDT": event.actual_date,
+                "STATUS": event.status, "INWINFL": in_window,
+                "PFSVSTAT": pfs_status.get(event.key, "") if event.kind == "tumor_assessment" else "",
+            })
+    return _csv(VISIT_COLUMNS, rows)

@@ -1,0 +1,175 @@
+"""Progression-free survival of patients, and the early warning that protects it.
+
+The rules are `schedules.pfs` (FDA 2018 censoring table, RECIST 1.1); this module only loads the
+data, builds the study's assessment schedule and calls them. Every consumer — the PFS endpoint, the
+early-warning scan, the site worklist, the compliance report and the ADTTE export — goes through
+`derive_many`, so they always agree.
+
+Dates are judged in the site's zone: the default evaluation date is today at the site.
+
+Which visits are evaluated: every visit whose window has opened by the evaluation date, and the
+next one (shown ``upcoming`` while follow-up runs; it also gives the early warning its deadline).
+"""
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from typing import Any
+
+import sqlalchemy as sa
+
+from backend.auth import Principal
+from backend.errors import InvalidInput
+from backend.extensions import db
+from backend.models import Patient, PatientOutcome, Study, TumourAssessment
+from backend.services.assessments import ON_STUDY, site_today, staff_patient
+from backend.services.notifications import notify_site_staff
+from schedules import pfs
+
+AT_RISK_MESSAGE = "staff.pfs_at_risk"
+DEADLINE_NEAR_MESSAGE = "staff.pfs_deadline_near"
+DEADLINE_NEAR_DAYS = 7
+_CHUNK = 500
+
+
+@dataclass(frozen=True)
+class History:
+    """What `schedules.pfs` needs about one patient, loaded in bulk."""
+
+    assessments: tuple[pfs.Assessment, ...] = ()
+    outcomes: tuple[pfs.Outcome, ...] = ()
+
+
+def assessment_plan(study: Study) -> pfs.AssessmentPlan:
+    phases = tuple((None if until is None else int(until), int(interval))
+                   for until, interval in (study.assessment_phases or ()))
+    return pfs.AssessmentPlan(study.assessment_interval_days, study.assessment_window_days, phases)
+
+
+def schedule_for(study: Study, first_dose: date, as_of: date) -> tuple[pfs.ScheduledAssessment, ...]:
+    """Visits whose window opened by ``as_of``, and the next one."""
+    plan = assessment_plan(study)
+    longest = max([plan.interval_days, *(interval for _, interval in plan.phases)])
+    visits = plan.visits(first_dose, as_of + timedelta(days=longest + plan.window_days))
+    opened = [v for v in visits if v.window_start <= as_of]
+    following = [v for v in visits if v.window_start > as_of][:1]
+    return tuple(opened + following)
+
+
+def load_histories(patient_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, History]:
+    """Assessments and outcomes of many patients: two queries per chunk of patients."""
+    ids = list(patient_ids)
+    assessments: dict[uuid.UUID, list[pfs.Assessment]] = {pid: [] for pid in ids}
+    outcomes: dict[uuid.UUID, list[pfs.Outcome]] = {pid: [] for pid in ids}
+    for start in range(0, len(ids), _CHUNK):
+        chunk = ids[start:start + _CHUNK]
+        for row in db.session.execute(
+                sa.select(TumourAssessment.patient_id, TumourAssessment.date, TumourAssessment.overall_response,
+                          TumourAssessment.baseline, TumourAssessment.new_lesion_date, TumourAssessment.scan_dates)
+                .where(TumourAssessment.patient_id.in_(chunk))):
+            assessments[row.patient_id].append(pfs.Assessment(
+                date=row.date, overall_response=row.overall_response, baseline=row.baseline,
+                new_lesion_date=row.new_lesion_date,
+                scan_dates=tuple(date.fromisoformat(d) for d in row.scan_dates or ())))
+        for row in db.session.execute(
+                sa.select(PatientOutcome.patient_id, PatientOutcome.type, PatientOutcome.date)
+                .where(PatientOutcome.patient_id.in_(chunk))):
+            outcomes[row.patient_id].append(pfs.Outcome(row.type, row.date))
+    return {pid: History(tuple(assessments[pid]), tuple(outcomes[pid])) for pid in ids}
+
+
+def derive(patient: Patient, history: History, as_of: date) -> pfs.PfsResult:
+    study = patient.study
+    return pfs.derive_pfs(
+        patient.first_dose_date,
+        schedule_for(study, patient.first_dose_date, as_of),
+        history.assessments,
+        history.outcomes,
+        as_of,
+        missed_rule=study.pfs_missed_rule,
+        interval_days=study.assessment_interval_days,
+        window_days=study.assessment_window_days,
+    )
+
+
+def evaluation_date(patient: Patient, as_of: date | None, now: datetime | None = None) -> date:
+    """``as_of`` when given, else today at the patient's site; never before the first dose."""
+    return max(as_of or site_today(patient.site, now), patient.first_dose_date)
+
+
+def derive_many(patients: Sequence[Patient], as_of: date | None = None,
+                now: datetime | None = None) -> dict[uuid.UUID, tuple[date, pfs.PfsResult]]:
+    """(evaluation date, PFS) of each patient, with the data loaded in bulk."""
+    histories = load_histories(p.id for p in patients)
+    result = {}
+    for patient in patients:
+        day = evaluation_date(patient, as_of, now)
+        result[patient.id] = (day, derive(patient, histories[patient.id], day))
+    return result
+
+
+def pfs_body(patient: Patient, day: date, result: pfs.PfsResult) -> dict[str, Any]:
+    """The contract's PFS body, with who and when it was evaluated for."""
+    return {"patient_id": str(patient.id), "subject_id": patient.subject_id, "as_of": day, **result.to_dict()}
+
+
+def patient_pfs(principal: Principal, patient_id: str, as_of: date | None) -> dict[str, Any]:
+    patient = staff_patient(principal, patient_id)
+    if as_of is not None and as_of < patient.first_dose_date:
+        raise InvalidInput("as_of", f"PFS is evaluated from the first dose ({patient.first_dose_date}).",
+                           location="query")
+    day, result = derive_many([patient], as_of)[patient.id]
+    return pfs_body(patient, day, result)
+
+
+# --- early warning ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ScanSummary:
+    patients: int
+    at_risk: int
+    queued: int
+
+
+def scan_pfs_risk(now: datetime | None = None) -> ScanSummary:
+    """Warn each site's nurses about on-study patients whose PFS is at risk; run daily.
+
+    A patient at risk (one missed visit under the ``visits`` rule, or a gap since the last adequate
+    scan under ``gap``: `schedules.pfs._early_warning`) triggers ``staff.pfs_at_risk`` once per
+    protect deadline, and ``staff.pfs_deadline_near`` once when the deadline is at most 7 days
+    away. When no deadline is left (two visits missed, or the gap already too long: a progression
+    found now would be censored) the at-risk message says the scan is due today, once per last
+    adequate assessment. The outbox's dedupe keys make reruns harmless. One commit at the end.
+    """
+    now = now or datetime.now(timezone.utc)
+    if now.tzinfo is None:
+        raise ValueError("scan_pfs_risk needs an aware instant")
+    ids = list(db.session.scalars(sa.select(Patient.id).where(Patient.status.in_(ON_STUDY))
+                                  .order_by(Patient.id)))
+    at_risk = queued = 0
+    for start in range(0, len(ids), _CHUNK):
+        patients = {p.id: p for p in db.session.scalars(
+            sa.select(Patient).where(Patient.id.in_(ids[start:start + _CHUNK])))}
+        for patient_id, (today, result) in derive_many(list(patients.values()), None, now).items():
+            if result.at_risk:
+                at_risk += 1
+                queued += _warn(patients[patient_id], today, result)
+    db.session.commit()
+    return ScanSummary(len(ids), at_risk, queued)
+
+
+def _warn(patient: Patient, today: date, result: pfs.PfsResult) -> int:
+    deadline = result.protect_deadline
+    params = {"subject_id": patient.subject_id, "site": patient.site.code,
+              "deadline": (deadline or today).isoformat()}
+    if deadline is None:
+        anchor = result.last_adequate_assessment or patient.first_dose_date
+        return notify_site_staff(patient.site, "nurse", AT_RISK_MESSAGE, params, patient_id=patient.id,
+                                 dedupe_key=f"pfs-at-risk:{patient.id}:overdue:{anchor.isoformat()}")
+    queued = notify_site_staff(patient.site, "nurse", AT_RISK_MESSAGE, params, patient_id=patient.id,
+                               dedupe_key=f"pfs-at-risk:{patient.id}:{deadline.isoformat()}")
+    if today <= deadline <= today + timedelta(days=DEADLINE_NEAR_DAYS):
+        queued += notify_site_staff(patient.site, "nurse", DEADLINE_NEAR_MESSAGE, params, patient_id=patient.id,
+                                    dedupe_key=f"pfs-deadline-near:{patient.id}:{deadline.isoformat()}")
+    return queued

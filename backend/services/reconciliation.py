@@ -1,0 +1,193 @@
+"""Study reconciliation: where what was planned and what was recorded disagree, for data managers.
+
+Each patient is judged on their site's date (today there unless ``as_of`` is given). Site visits
+are dose, tumour-assessment and symptom-survey events (dosing-diary days are adherence data, not
+visits). Findings, each ``{"kind", "site", "patient_id", "subject_id", "event_id", "date", "detail"}``:
+
+* ``recorded_outside_window`` — a completed visit whose actual date lies outside
+  [window_start, window_end] (ICH E6(R2) 4.5.3: deviations from the protocol are documented).
+* ``not_recorded`` — a visit still ``planned`` after its window closed.
+* ``duplicate_same_day`` — two or more completed events of the same kind for one patient on
+  the same actual date.
+* ``assessment_after_progression`` — a tumour assessment dated after the first PD; RECIST 1.1
+  progression is final for PFS and `schedules.pfs` ignores later assessments.
+* ``baseline_too_early`` — a baseline more than 28 days before the first dose (RECIST 1.1 §3.2:
+  baseline "never more than 4 weeks before the beginning of the treatment"; recorded anyway, see
+  `services.assessments`).
+* ``calendar_drift`` — the patient's future planned events differ from a fresh plan of the
+  protocol (after a regimen or protocol change). Fresh plans come from ``CALENDAR_PLANNERS``:
+  each planner returns the event kinds it covers and the events it expects. This branch plans
+  the imaging clock from the study's assessment schedule (`schedules.pfs.AssessmentPlan`); the
+  dosing and survey clocks are added by the lead at merge with a planner built on
+  `schedules.calendars.plan_calendar` (see ``ExpectedEvent.agents``).
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from backend.auth import Principal
+from backend.extensions import db
+from backend.models import Event, Patient, TumourAssessment
+from backend.services.assessments import site_today
+from backend.services.pfs import assessment_plan
+from backend.services.studies import study_by_code
+
+VISIT_KINDS = ("dose", "tumor_assessment", "symptom_survey")
+BASELINE_MAX_DAYS_BEFORE = 28
+IMAGING_HORIZON_DAYS = 730
+_DIFFERENCES_SHOWN = 3
+
+
+@dataclass(frozen=True)
+class ExpectedEvent:
+    """One event of a fresh plan, keyed like the calendar (``assessment:{k}``, ``dose:C{c}D{d}``).
+
+    ``agents`` (``(name, dose, unit)`` triples) is compared only when a planner gives it.
+    """
+
+    key: str
+    kind: str
+    protocol_date: date
+    window_start: date
+    window_end: date
+    agents: tuple[tuple[str, Any, str], ...] | None = None
+
+
+CalendarPlanner = Callable[[Patient], tuple[tuple[str, ...], list[ExpectedEvent]]]
+
+
+def imaging_clock(patient: Patient) -> tuple[tuple[str, ...], list[ExpectedEvent]]:
+    """Tumour assessments from the first dose on the study's schedule, until follow-up ends."""
+    until = patient.follow_up_end or patient.first_dose_date + timedelta(days=IMAGING_HORIZON_DAYS)
+    visits = assessment_plan(patient.study).visits(patient.first_dose_date, until)
+    return ("tumor_assessment",), [
+        ExpectedEvent(f"assessment:{v.number}", "tumor_assessment", v.target_date, v.window_start, v.window_end)
+        for v in visits if v.target_date <= until
+    ]
+
+
+CALENDAR_PLANNERS: list[CalendarPlanner] = [imaging_clock]
+
+
+def finding(kind: str, patient: Patient, day: date | None, detail: str, event_id: Any = None) -> dict[str, Any]:
+    return {"kind": kind, "site": patient.site.code, "patient_id": str(patient.id),
+            "subject_id": patient.subject_id, "event_id": str(event_id) if event_id else None,
+            "date": day, "detail": detail}
+
+
+def _agents(event: Event) -> tuple[tuple[str, Any, str], ...]:
+    return tuple((a.get("name"), a.get("dose"), a.get("unit")) for a in event.agents or ())
+
+
+def calendar_differences(patient: Patient, events: Sequence[Event], day: date) -> list[tuple[date, str]]:
+    """(date, description) of each way the stored future plan differs from a fresh one.
+
+    Only the future is compared (stored planned events targeted on or after ``day``, expected
+    events due on or after it), and no further than the stored calendar reaches.
+    """
+    differences: list[tuple[date, str]] = []
+    for planner in CALENDAR_PLANNERS:
+        kinds, expected = planner(patient)
+        stored = [e for e in events if e.kind in kinds]
+        if not stored:
+            continue
+        reach = max(e.protocol_date for e in stored)
+        stored_keys = {e.key for e in stored}
+        fresh = {x.key: x for x in expected if x.protocol_date <= reach}
+        for event in sorted(stored, key=lambda e: e.target_date):
+            if event.status != "planned" or event.target_date < day:
+                continue
+            want = fresh.get(event.key)
+            if want is None:
+                differences.append((event.target_date, f"{event.key} planned {event.target_date} is no longer "
+                                                       f"in the protocol calendar"))
+            elif (event.protocol_date, event.window_start, event.window_end) != (
+                    want.protocol_date, want.window_start, want.window_end):
+                differences.append((event.target_date, f"{event.key} is planned for {event.protocol_date} "
+                                                       f"({event.window_start} to {event.window_end}); the protocol "
+                                                       f"now says {want.protocol_date} ({want.window_start} to "
+                                                       f"{want.window_end})"))
+            elif want.agents is not None and _agents(event) != want.agents:
+                differences.append((event.target_date, f"{event.key} doses differ from the regimen"))
+        for want in fresh.values():
+            if want.key not in stored_keys and want.protocol_date >= day:
+                differences.append((want.protocol_date, f"{want.key} due {want.protocol_date} is missing"))
+    return sorted(differences)
+
+
+def study_reconciliation(principal: Principal, code: str, as_of: date | None = None) -> dict[str, Any]:
+    study = study_by_code(principal, code)
+    patients = list(db.session.scalars(sa.select(Patient).where(Patient.study_id == study.id)))
+    ids = [p.id for p in patients]
+    days = {p.id: as_of or site_today(p.site) for p in patients}
+    events: dict[Any, list[Event]] = defaultdict(list)
+    assessments: dict[Any, list[TumourAssessment]] = defaultdict(list)
+    if ids:
+        for event in db.session.scalars(sa.select(Event).where(Event.patient_id.in_(ids),
+                                                               Event.kind.in_(VISIT_KINDS))):
+            events[event.patient_id].append(event)
+        for assessment in db.session.scalars(sa.select(TumourAssessment).where(TumourAssessment.patient_id.in_(ids))):
+            assessments[assessment.patient_id].append(assessment)
+
+    findings: list[dict[str, Any]] = []
+    for patient in patients:
+        day = days[patient.id]
+        findings.extend(_event_findings(patient, events[patient.id], day))
+        findings.extend(_assessment_findings(patient, assessments[patient.id]))
+        differences = calendar_differences(patient, events[patient.id], day)
+        if differences:
+            shown = "; ".join(text for _, text in differences[:_DIFFERENCES_SHOWN])
+            more = len(differences) - _DIFFERENCES_SHOWN
+            findings.append(finding("calendar_drift", patient, differences[0][0],
+                                    shown + (f"; and {more} more" if more > 0 else "")))
+    findings.sort(key=lambda f: (f["site"], f["subject_id"], f["date"] or date.min, f["kind"], f["detail"]))
+    counts: dict[str, int] = defaultdict(int)
+    for item in findings:
+        counts[item["kind"]] += 1
+    return {"study": study.code, "as_of": as_of, "counts": dict(counts), "findings": findings}
+
+
+def _event_findings(patient: Patient, events: list[Event], day: date) -> list[dict[str, Any]]:
+    result = []
+    same_day: dict[tuple[str, date], list[Event]] = defaultdict(list)
+    for event in events:
+        if event.status == "completed" and event.actual_date is not None:
+            same_day[(event.kind, event.actual_date)].append(event)
+            if not event.window_start <= event.actual_date <= event.window_end:
+                result.append(finding("recorded_outside_window", patient, event.actual_date,
+                                      f"{event.label} recorded on {event.actual_date}, outside its window "
+                                      f"{event.window_start} to {event.window_end}", event.id))
+        elif event.status == "planned" and event.window_end < day:
+            result.append(finding("not_recorded", patient, event.window_end,
+                                  f"{event.label} planned {event.target_date}: nothing recorded and its window "
+                                  f"closed {event.window_end}", event.id))
+    for (kind, actual), group in same_day.items():
+        if len(group) > 1:
+            labels = ", ".join(sorted(e.label for e in group))
+            result.append(finding("duplicate_same_day", patient, actual,
+                                  f"{len(group)} {kind} events completed on {actual}: {labels}"))
+    return result
+
+
+def _assessment_findings(patient: Patient, assessments: list[TumourAssessment]) -> list[dict[str, Any]]:
+    result = []
+    for baseline in (a for a in assessments if a.baseline):
+        before = (patient.first_dose_date - baseline.date).days
+        if before > BASELINE_MAX_DAYS_BEFORE:
+            result.append(finding("baseline_too_early", patient, baseline.date,
+                                  f"Baseline scan {before} days before the first dose (RECIST 1.1: at most "
+                                  f"{BASELINE_MAX_DAYS_BEFORE})"))
+    post = sorted((a for a in assessments if not a.baseline), key=lambda a: a.date)
+    progression = next((a for a in post if a.overall_response == "PD"), None)
+    if progression is not None:
+        for later in (a for a in post if a.date > progression.date):
+            result.append(finding("assessment_after_progression", patient, later.date,
+                                  f"{later.overall_response} assessment recorded after progression on "
+                                  f"{progression.date}; PFS ignores it"))
+    return result

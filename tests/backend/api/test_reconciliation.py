@@ -1,0 +1,120 @@
+"""GET /studies/{code}/reconciliation: planned versus recorded (rules in backend/services/reconciliation.py).
+
+Evaluated on 2025-03-01; first dose Mon 2025-01-06; scans every 42 ± 7 days by protocol.
+"""
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from backend.extensions import db as _db
+from backend.models import TumourAssessment
+from backend.services import reconciliation
+from tests.factories import PatientFactory, SiteFactory, StudyFactory, UserFactory
+from tests.factories_pfs import assessment_event, dose_event, survey_event
+
+FIRST_DOSE = date(2025, 1, 6)
+AS_OF = "2025-03-01"
+
+
+@pytest.fixture()
+def study(db):
+    return StudyFactory(code="INET-PAC-RWS")
+
+
+@pytest.fixture()
+def coordinator(study):
+    return UserFactory(role="coordinator", studies=[study])
+
+
+def reconcile(client, auth, user, as_of=AS_OF):
+    answer = client.get(f"/api/v1/studies/INET-PAC-RWS/reconciliation?as_of={as_of}", headers=auth.headers(user))
+    assert answer.status_code == 200, answer.get_json()
+    return answer.get_json()
+
+
+def found(body):
+    return sorted((f["subject_id"], f["kind"], f["date"]) for f in body["findings"])
+
+
+def test_each_kind_of_disagreement_is_found(client, auth, study, coordinator):
+    site = SiteFactory(study=study)
+    visits = PatientFactory(site=site, subject_id="P-VISITS", first_dose_date=FIRST_DOSE)
+    dose_event(visits, 1, FIRST_DOSE, status="completed", actual_date=FIRST_DOSE)
+    late = dose_event(visits, 2, date(2025, 1, 27), status="completed", actual_date=date(2025, 2, 3))  # window ends 01-30
+    forgotten = dose_event(visits, 3, date(2025, 2, 17))  # planned, window closed 02-20
+    dose_event(visits, 4, date(2025, 3, 10))  # planned, in the future: fine
+    survey_event(visits, 2, status="completed", actual_date=date(2025, 1, 13))
+    survey_event(visits, 3, status="completed", actual_date=date(2025, 1, 13))  # same day, and before its window
+
+    scans = PatientFactory(site=site, subject_id="P-SCANS", first_dose_date=FIRST_DOSE)
+    for day, response, baseline in [(date(2024, 11, 25), None, True), (date(2025, 2, 17), "SD", False),
+                                    (date(2025, 2, 24), "PD", False), (date(2025, 3, 1), "SD", False)]:
+        _db.session.add(TumourAssessment(patient_id=scans.id, date=day, overall_response=response, baseline=baseline))
+    _db.session.commit()
+
+    body = reconcile(client, auth, coordinator)
+
+    assert found(body) == [
+        ("P-SCANS", "assessment_after_progression", "2025-03-01"),
+        ("P-SCANS", "baseline_too_early", "2024-11-25"),
+        ("P-VISITS", "duplicate_same_day", "2025-01-13"),
+        ("P-VISITS", "not_recorded", "2025-02-20"),
+        ("P-VISITS", "recorded_outside_window", "2025-01-13"),
+        ("P-VISITS", "recorded_outside_window", "2025-02-03"),
+    ]
+    by_kind = {(f["kind"], f["date"]): f for f in body["findings"]}
+    assert by_kind[("recorded_outside_window", "2025-02-03")]["event_id"] == str(late.id)
+    assert by_kind[("not_recorded", "2025-02-20")]["event_id"] == str(forgotten.id)
+    assert "2 symptom_survey events completed on 2025-01-13" in by_kind[("duplicate_same_day", "2025-01-13")]["detail"]
+    assert "42 days before the first dose" in by_kind[("baseline_too_early", "2024-11-25")]["detail"]
+    assert body["counts"]["recorded_outside_window"] == 2
+
+
+def test_a_calendar_planned_on_an_old_schedule_is_found(client, auth, study, coordinator):
+    """The study's scans moved from every 56 days to every 42: planned future scans no longer match."""
+    site = SiteFactory(study=study)
+    drifted = PatientFactory(site=site, subject_id="P-OLD", first_dose_date=FIRST_DOSE)
+    for k in (1, 2, 3):
+        assessment_event(drifted, k, interval=56)
+    current = PatientFactory(site=site, subject_id="P-CURRENT", first_dose_date=FIRST_DOSE)
+    assessment_event(current, 1, status="completed", actual_date=date(2025, 2, 17))
+    assessment_event(current, 2)
+    assessment_event(current, 3)
+
+    body = reconcile(client, auth, coordinator)
+
+    assert found(body) == [("P-OLD", "calendar_drift", "2025-03-03")]
+    detail = body["findings"][0]["detail"]
+    assert detail.startswith("assessment:1 is planned for 2025-03-03 (2025-02-24 to 2025-03-10); the protocol now says "
+                             "2025-02-17 (2025-02-10 to 2025-02-24)")
+    assert detail.endswith("; and 1 more")  # assessments 2 and 3 differ, assessment 4 (2025-06-23) is missing
+
+
+def test_recorded_past_events_are_not_compared_with_the_new_plan(client, auth, study, coordinator):
+    site = SiteFactory(study=study)
+    patient = PatientFactory(site=site, first_dose_date=FIRST_DOSE)
+    assessment_event(patient, 1, interval=56, status="completed", actual_date=date(2025, 3, 3))
+    assert reconcile(client, auth, coordinator, as_of="2025-03-04")["findings"] == []
+
+
+def test_more_planners_can_be_plugged_in(client, auth, study, coordinator, monkeypatch):
+    """At merge the lead adds a dosing planner built on schedules.calendars.plan_calendar."""
+    site = SiteFactory(study=study)
+    patient = PatientFactory(site=site, subject_id="P-REGIMEN", first_dose_date=FIRST_DOSE)
+    dose_event(patient, 4, date(2025, 3, 10), agents=[{"name": "paclitaxel", "dose": 80, "unit": "mg/m2"}])
+
+    def dosing(p):
+        return ("dose",), [reconciliation.ExpectedEvent("dose:C4D1", "dose", date(2025, 3, 10), date(2025, 3, 7),
+                                                        date(2025, 3, 13), (("docetaxel", 75, "mg/m2"),))]
+
+    monkeypatch.setattr(reconciliation, "CALENDAR_PLANNERS", [*reconciliation.CALENDAR_PLANNERS, dosing])
+    (finding,) = reconcile(client, auth, coordinator)["findings"]
+    assert (finding["kind"], finding["detail"]) == ("calendar_drift", "dose:C4D1 doses differ from the regimen")
+
+
+def test_nurses_may_not_reconcile(client, auth, study):
+    nurse = UserFactory(role="nurse", sites=[SiteFactory(study=study)])
+    answer = client.get("/api/v1/studies/INET-PAC-RWS/reconciliation", headers=auth.headers(nurse))
+    assert (answer.status_code, answer.get_json()["reason"]) == (403, "role_forbidden")
