@@ -50,6 +50,8 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
+from schedules.calendars import AssessmentSchedule
+
 ADEQUATE_RESPONSES = frozenset({"CR", "PR", "SD", "NON_CR_NON_PD", "PD"})
 """RECIST 1.1 overall responses that make an assessment adequate (evaluable)."""
 
@@ -96,9 +98,8 @@ class AssessmentPlan:
 
     Imaging follows the calendar from day 1 so both arms are scanned alike whatever the
     dose delays (FDA 2018, PFS discussion: assessments on the same schedule in all arms).
-    ``phases`` is ``((until_day, interval), ...)``: a phase's interval is used while the next
-    target is at most ``until_day`` days after the first dose (``None``: no limit); after
-    the last phase ``interval_days`` applies.
+    The offsets, phases included, are exactly the calendar's (`schedules.calendars.AssessmentSchedule`),
+    so the visits judged here are the visits the site was given.
     """
 
     interval_days: int = 42
@@ -110,22 +111,16 @@ class AssessmentPlan:
         if any(interval <= 0 for interval in intervals) or self.window_days < 0:
             raise ValueError("intervals must be positive and the window not negative")
 
-    def _next_offset(self, offset: int) -> int:
-        for until_day, interval in self.phases:
-            if until_day is None or offset + interval <= until_day:
-                return offset + interval
-        return offset + self.interval_days
-
     def visits(self, first_dose: date, until: date) -> tuple[ScheduledAssessment, ...]:
         """Visits whose window opens on or before ``until``."""
+        schedule = AssessmentSchedule(self.interval_days, self.window_days, self.phases)
         window = timedelta(days=self.window_days)
         result: list[ScheduledAssessment] = []
-        offset = self._next_offset(0)
-        while (target := first_dose + timedelta(days=offset)) - window <= until:
-            result.append(
-                ScheduledAssessment(len(result) + 1, target, target - window, target + window)
-            )
-            offset = self._next_offset(offset)
+        for offset in schedule.offsets():
+            target = first_dose + timedelta(days=offset)
+            if target - window > until:
+                break
+            result.append(ScheduledAssessment(len(result) + 1, target, target - window, target + window))
         return tuple(result)
 
 

@@ -372,8 +372,8 @@ def test_scheduled_assessments_follow_first_dose() -> None:
 
 
 def test_scheduled_assessments_phases() -> None:
-    """q6w while the target is within day 84 after the first dose, then q12w."""
-    schedule = scheduled_assessments(FIRST_DOSE, 84, 7, d("12-31"), phases=((84, 42),))
+    """q6w while the target is within day 84 after the first dose, then q12w (the calendar's phases)."""
+    schedule = scheduled_assessments(FIRST_DOSE, 84, 7, d("12-31"), phases=((84, 42), (None, 84)))
     offsets = [(v.target_date - FIRST_DOSE).days for v in schedule]
     assert offsets[:4] == [42, 84, 168, 252]
     assert AssessmentPlan(84, 7, ((84, 42),)).visits(FIRST_DOSE, d("12-31")) == schedule
