@@ -376,7 +376,9 @@ def test_scheduled_assessments_phases() -> None:
     schedule = scheduled_assessments(FIRST_DOSE, 84, 7, d("12-31"), phases=((84, 42), (None, 84)))
     offsets = [(v.target_date - FIRST_DOSE).days for v in schedule]
     assert offsets[:4] == [42, 84, 168, 252]
-    assert AssessmentPlan(84, 7, ((84, 42),)).visits(FIRST_DOSE, d("12-31")) == schedule
+    assert AssessmentPlan(84, 7, ((84, 42), (None, 84))).visits(FIRST_DOSE, d("12-31")) == schedule
+    # A last phase with a limit ends imaging, as on the calendar.
+    assert len(AssessmentPlan(84, 7, ((84, 42),)).visits(FIRST_DOSE, d("12-31"))) == 2
 
 
 def test_to_dict_has_exactly_the_contract_keys() -> None:
