@@ -57,6 +57,7 @@ def import_patients_command(file):
     import csv
     import sys
 
+    from backend.models.audit import SYSTEM_ACTOR, current_actor
     from backend.services.patients import IMPORT_COLUMNS, REQUIRED_IMPORT_COLUMNS, import_patients
 
     with open(file, newline="", encoding="utf-8-sig") as handle:
@@ -69,8 +70,12 @@ def import_patients_command(file):
                 "; ".join(filter(None, [unknown and f"unknown column(s): {', '.join(unknown)}",
                                         missing and f"missing column(s): {', '.join(missing)}"])))
         rows = [(reader.line_num, row) for row in reader]
-    with click.progressbar(length=len(rows), label="Importing patients", file=sys.stderr) as bar:
-        summary = import_patients(rows, source=file, progress=bar.update)
+    actor = current_actor.set(SYSTEM_ACTOR)  # audited as the system, whatever ran before in this process
+    try:
+        with click.progressbar(length=len(rows), label="Importing patients", file=sys.stderr) as bar:
+            summary = import_patients(rows, source=file, progress=bar.update)
+    finally:
+        current_actor.reset(actor)
     click.echo(f"imported {summary.imported} patient(s); rejected {len(summary.rejected)}")
     for line, subject, reason in summary.rejected:
         click.echo(f"  line {line} ({subject or 'no subject_id'}): {reason}")

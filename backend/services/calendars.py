@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import os
 import secrets
 import uuid
 from collections import namedtuple
@@ -147,21 +148,88 @@ def _clinic_or_422(site: Site) -> ClinicCalendar:
 
 # -- stored events <-> the domain -----------------------------------------------------------------
 
+class _Json:
+    """Agent and flag sets between the domain and their JSON text, once per distinct set: a
+    calendar repeats a handful of them hundreds of times. The lists handed out are shared: treat
+    rows as read-only."""
+
+    _agents_out: dict[tuple[AgentDose, ...], tuple[list[dict[str, Any]], str]] = {}
+    _flags_out: dict[frozenset[str], tuple[list[str], str]] = {}
+    _agents_in: dict[str, tuple[list[dict[str, Any]], tuple[AgentDose, ...]]] = {}
+    _flags_in: dict[str, tuple[list[str], frozenset[str]]] = {}
+    LIMIT = 4096
+
+    @classmethod
+    def agents(cls, agents: tuple[AgentDose, ...]) -> tuple[list[dict[str, Any]], str]:
+        hit = cls._agents_out.get(agents)
+        if hit is None:
+            cls._bound(cls._agents_out)
+            value = [a.to_dict() for a in agents]
+            hit = cls._agents_out[agents] = (value, json.dumps(value))
+        return hit
+
+    @classmethod
+    def flags(cls, flags: frozenset[str]) -> tuple[list[str], str]:
+        hit = cls._flags_out.get(flags)
+        if hit is None:
+            cls._bound(cls._flags_out)
+            value = sorted(flags)
+            hit = cls._flags_out[flags] = (value, json.dumps(value))
+        return hit
+
+    @classmethod
+    def agents_from(cls, text: str | None) -> tuple[list[dict[str, Any]], tuple[AgentDose, ...]]:
+        hit = cls._agents_in.get(text or "[]")
+        if hit is None:
+            cls._bound(cls._agents_in)
+            value = json.loads(text or "[]")
+            hit = cls._agents_in[text or "[]"] = (value, tuple(AgentDose(a["name"], a["dose"], a["unit"])
+                                                               for a in value))
+        return hit
+
+    @classmethod
+    def flags_from(cls, text: str | None) -> tuple[list[str], frozenset[str]]:
+        hit = cls._flags_in.get(text or "[]")
+        if hit is None:
+            cls._bound(cls._flags_in)
+            value = json.loads(text or "[]")
+            hit = cls._flags_in[text or "[]"] = (value, frozenset(value))
+        return hit
+
+    @classmethod
+    def _bound(cls, cache: dict) -> None:
+        if len(cache) >= cls.LIMIT:
+            cache.clear()
+
+
+def _event_columns() -> list:
+    """Event columns in EVENT_COLUMNS order, the JSON ones as their text (decoded through _Json)."""
+    table = Event.__table__
+    return [sa.cast(table.c[name], sa.Text).label(name) if name in ("agents", "flags") else table.c[name]
+            for name in EVENT_COLUMNS]
+
+
+def _load(stmt, *, with_plans: bool = False) -> tuple[list[EventRow], list[ExistingEvent]]:
+    """Run a SELECT of _event_columns(): plain rows and, on demand, what the clocks planned."""
+    rows, existing = [], []
+    agents_from, flags_from = _Json.agents_from, _Json.flags_from
+    for r in db.session.execute(stmt).all():
+        agents, agent_doses = agents_from(r[7])
+        flags, flag_set = flags_from(r[12])
+        row = EventRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], agents, r[8], r[9], r[10], r[11], flags,
+                       r[13], r[14], r[15], r[16], r[17], r[18])
+        rows.append(row)
+        if with_plans:
+            existing.append(ExistingEvent(str(row.id), row.status, PlannedEvent(
+                key=row.key, kind=row.kind, cycle=row.cycle, day=row.day, label=row.label, agents=agent_doses,
+                protocol_date=row.protocol_date, target_date=row.target_date, window_start=row.window_start,
+                window_end=row.window_end, flags=flag_set)))
+    return rows, existing
+
+
 def stored_events(patient_id: uuid.UUID) -> list[EventRow]:
     """Every event of the patient, cancelled ones included, as plain rows."""
-    table = Event.__table__
-    rows = db.session.execute(sa.select(*(table.c[name] for name in EVENT_COLUMNS))
-                              .where(table.c.patient_id == patient_id))
-    return [EventRow(*row) for row in rows]
-
-
-def _planned_of(row: EventRow) -> PlannedEvent:
-    return PlannedEvent(
-        key=row.key, kind=row.kind, cycle=row.cycle, day=row.day, label=row.label,
-        agents=tuple(AgentDose(a["name"], a["dose"], a["unit"]) for a in row.agents or ()),
-        protocol_date=row.protocol_date, target_date=row.target_date, window_start=row.window_start,
-        window_end=row.window_end, flags=frozenset(row.flags or ()),
-    )
+    return _load(sa.select(*_event_columns()).where(Event.__table__.c.patient_id == patient_id))[0]
 
 
 def facts_of(rows: Iterable[EventRow]) -> dict[str, EventFact]:
@@ -177,53 +245,30 @@ def facts_of(rows: Iterable[EventRow]) -> dict[str, EventFact]:
     return facts
 
 
-def _existing_of(rows: Iterable[EventRow]) -> list[ExistingEvent]:
-    return [ExistingEvent(str(row.id), row.status, _planned_of(row)) for row in rows]
-
-
-class _Encoded:
-    """JSON of agent and flag sets, built once per distinct set (a calendar repeats a handful)."""
-
-    _agents: dict[tuple[AgentDose, ...], tuple[list[dict[str, Any]], str]] = {}
-    _flags: dict[frozenset[str], tuple[list[str], str]] = {}
-
-    @classmethod
-    def agents(cls, agents: tuple[AgentDose, ...]) -> tuple[list[dict[str, Any]], str]:
-        hit = cls._agents.get(agents)
-        if hit is None:
-            if len(cls._agents) > 4096:
-                cls._agents.clear()
-            value = [a.to_dict() for a in agents]
-            hit = cls._agents[agents] = (value, json.dumps(value))
-        return hit
-
-    @classmethod
-    def flags(cls, flags: frozenset[str]) -> tuple[list[str], str]:
-        hit = cls._flags.get(flags)
-        if hit is None:
-            if len(cls._flags) > 4096:
-                cls._flags.clear()
-            value = sorted(flags)
-            hit = cls._flags[flags] = (value, json.dumps(value))
-        return hit
-
-
 def _new_rows(patient_id: uuid.UUID, planned: Iterable[PlannedEvent], facts: Mapping[str, EventFact],
               now: datetime) -> tuple[list[EventRow], list[tuple]]:
     """Rows to insert (and the same rows with JSON columns encoded, in EVENT_COLUMNS order)."""
+    planned = list(planned)
     rows, encoded = [], []
-    uuid4 = uuid.uuid4
-    for event in planned:
-        agents, agents_json = _Encoded.agents(event.agents)
-        flags, flags_json = _Encoded.flags(event.flags)
+    for event_id, event in zip(_new_ids(len(planned)), planned):
+        agents, agents_json = _Json.agents(event.agents)
+        flags, flags_json = _Json.flags(event.flags)
         fact = facts.get(event.key)
         status, actual = ("planned", None) if fact is None else (fact.status, fact.actual_date)
-        values = (uuid4(), patient_id, event.key, event.kind, event.cycle, event.day, event.label, agents,
-                  event.protocol_date, event.target_date, event.window_start, event.window_end, flags,
-                  status, actual, None, 1, now, now)
-        rows.append(EventRow._make(values))
-        encoded.append(values[:7] + (agents_json,) + values[8:12] + (flags_json,) + values[13:])
+        rows.append(EventRow(event_id, patient_id, event.key, event.kind, event.cycle, event.day, event.label,
+                             agents, event.protocol_date, event.target_date, event.window_start, event.window_end,
+                             flags, status, actual, None, 1, now, now))
+        encoded.append((event_id, patient_id, event.key, event.kind, event.cycle, event.day, event.label,
+                        agents_json, event.protocol_date, event.target_date, event.window_start, event.window_end,
+                        flags_json, status, actual, None, 1, now, now))
     return rows, encoded
+
+
+def _new_ids(n: int) -> list[uuid.UUID]:
+    """n random (version 4) UUIDs from one read of the system CSPRNG: uuid4() reads it per id."""
+    raw = os.urandom(16 * n)
+    from_bytes, make = int.from_bytes, uuid.UUID
+    return [make(int=from_bytes(raw[i:i + 16]), version=4) for i in range(0, 16 * n, 16)]
 
 
 _COPY_SQL = f"COPY events ({', '.join(EVENT_COLUMNS)}) FROM STDIN (FORMAT BINARY)"
@@ -247,6 +292,46 @@ def _insert_events(rows: list[EventRow], encoded: list[tuple]) -> None:
         db.session.execute(sa.insert(Event.__table__), [row._asdict() for row in rows])
 
 
+def _plain(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, date) else value
+
+
+_UPDATE_PLANNED_SQL = sa.text("""
+UPDATE events AS e
+SET cycle = v.cycle, day = v.day, label = v.label, agents = v.agents, protocol_date = v.protocol_date,
+    target_date = v.target_date, window_start = v.window_start, window_end = v.window_end, flags = v.flags,
+    version = e.version + 1, updated_at = :now
+FROM json_to_recordset(CAST(:rows AS json))
+     AS v(id uuid, version integer, cycle integer, day integer, label varchar, agents json, protocol_date date,
+          target_date date, window_start date, window_end date, flags json)
+WHERE e.id = v.id AND e.version = v.version
+""")
+
+
+def _update_events(updates: Sequence[tuple[EventRow, EventRow]], now: datetime) -> None:
+    """Write the re-planned fields of many events at once, each only if still at the version read:
+    on PostgreSQL one UPDATE joined to the new values sent as one JSON document (json_to_recordset;
+    array parameters cost more to encode than the update itself), an executemany elsewhere."""
+    if not updates:
+        return
+    session = db.session
+    if session.connection().dialect.name == "postgresql":
+        rows = [{"id": str(old.id), "version": old.version, "cycle": new.cycle, "day": new.day, "label": new.label,
+                 "agents": new.agents, "protocol_date": new.protocol_date.isoformat(),
+                 "target_date": new.target_date.isoformat(), "window_start": new.window_start.isoformat(),
+                 "window_end": new.window_end.isoformat(), "flags": new.flags} for old, new in updates]
+        result = session.execute(_UPDATE_PLANNED_SQL, {"now": now, "rows": json.dumps(rows)})
+    else:
+        table = Event.__table__
+        result = session.execute(
+            table.update().where(table.c.id == sa.bindparam("_id"), table.c.version == sa.bindparam("_version"))
+            .values(version=table.c.version + 1),
+            [{"_id": old.id, "_version": old.version, "updated_at": now,
+              **{name: getattr(new, name) for name in _PLANNED_FIELDS}} for old, new in updates])
+    if result.rowcount != len(updates):
+        raise StaleDataError("an event changed while its calendar was re-planned")
+
+
 def _lock(patient: Patient) -> None:
     """Serialise calendar writes per patient (and make readers wait for in-flight writers)."""
     db.session.execute(sa.select(Patient.id).where(Patient.id == patient.id).with_for_update())
@@ -268,27 +353,20 @@ def _write_changes(patient: Patient, stored: Sequence[EventRow], changes: Calend
                changes={"events_created": len(created), "event_ids": [str(row.id) for row in created]})
 
     by_id = {str(row.id): row for row in stored}
-    updated, diffs, params = [], {}, []
+    updated, diffs, pairs = [], {}, []
     for event_id, event in changes.to_update:
         old = by_id[event_id]
-        agents, _ = _Encoded.agents(event.agents)
-        flags, _ = _Encoded.flags(event.flags)
+        agents, _ = _Json.agents(event.agents)
+        flags, _ = _Json.flags(event.flags)
         new = old._replace(cycle=event.cycle, day=event.day, label=event.label, agents=agents,
                            protocol_date=event.protocol_date, target_date=event.target_date,
                            window_start=event.window_start, window_end=event.window_end, flags=flags,
                            version=old.version + 1, updated_at=now)
-        diffs[event_id] = {name: {"before": getattr(old, name), "after": getattr(new, name)}
+        diffs[event_id] = {name: {"before": _plain(getattr(old, name)), "after": _plain(getattr(new, name))}
                            for name in _PLANNED_FIELDS if getattr(old, name) != getattr(new, name)}
-        params.append({"_id": old.id, "_version": old.version, **{n: getattr(new, n) for n in _PLANNED_FIELDS},
-                       "updated_at": now})
+        pairs.append((old, new))
         updated.append(new)
-    if params:
-        table = Event.__table__
-        result = session.execute(
-            table.update().where(table.c.id == sa.bindparam("_id"), table.c.version == sa.bindparam("_version"))
-            .values(version=table.c.version + 1), params)
-        if result.rowcount != len(params):
-            raise StaleDataError("an event changed while its calendar was re-planned")
+    _update_events(pairs, now)
 
     cancelled = []
     if changes.to_cancel:
@@ -355,8 +433,9 @@ def replan_patient(patient: Patient, today: date, reason: str | None, *,
     commit. Returns every event created, updated or cancelled."""
     db.session.flush()
     _lock(patient)
-    stored = stored_events(patient.id)
-    changes = replan(_existing_of(stored), build_plan_inputs(patient), facts_of(stored), today)
+    stored, existing = _load(sa.select(*_event_columns()).where(Event.__table__.c.patient_id == patient.id),
+                             with_plans=True)
+    changes = replan(existing, build_plan_inputs(patient), facts_of(stored), today)
     return _write_changes(patient, stored, changes, reason=reason, also=also)
 
 
@@ -407,9 +486,8 @@ def calendar(patient: Patient, query: Mapping[str, Any]) -> dict[str, Any]:
     `as_of` is the instant to pass back as `updated_since` next time."""
     db.session.execute(sa.select(Patient.id).where(Patient.id == patient.id).with_for_update(read=True))
     as_of = utcnow()
-    table = Event.__table__
-    stmt = _filtered(sa.select(*(table.c[name] for name in EVENT_COLUMNS)).where(table.c.patient_id == patient.id), query)
-    rows = sorted((EventRow(*row) for row in db.session.execute(stmt)), key=_sort_key)
+    stmt = _filtered(sa.select(*_event_columns()).where(Event.__table__.c.patient_id == patient.id), query)
+    rows = sorted(_load(stmt)[0], key=_sort_key)
     return {"patient_id": str(patient.id), "as_of": as_of, "events": rows}
 
 

@@ -59,20 +59,18 @@ def patients_query(principal: Principal, query: Mapping[str, Any]) -> sa.Select:
 
 # -- enrolment ------------------------------------------------------------------------------------
 
-def _study(principal: Principal | None, code: str) -> Study:
-    study = db.session.scalar(sa.select(Study).where(Study.code == code))
+def _study_and_site(principal: Principal | None, study_code: str, site_code: str) -> tuple[Study, Site]:
+    """The study (422 `study` when unknown or out of scope) and its site (422 `site` when unknown,
+    of another study, or not the caller's). One query: the site with its study, joined."""
+    site = db.session.scalar(sa.select(Site).join(Site.study).where(Site.code == site_code, Study.code == study_code))
+    study = site.study if site is not None else db.session.scalar(sa.select(Study).where(Study.code == study_code))
     if study is None or (principal is not None and not can_see_study(principal, study.id)):
-        raise InvalidInput("study", f"Unknown study {code!r}.")
-    return study
-
-
-def _site(principal: Principal | None, study: Study, code: str) -> Site:
-    site = db.session.scalar(sa.select(Site).where(Site.code == code))
-    if site is None or site.study_id != study.id:
-        raise InvalidInput("site", f"Study {study.code} has no site {code!r}.")
+        raise InvalidInput("study", f"Unknown study {study_code!r}.")
+    if site is None:
+        raise InvalidInput("site", f"Study {study.code} has no site {site_code!r}.")
     if principal is not None and not can_see_site(principal, site):
-        raise InvalidInput("site", f"Site {code!r} is not one of yours.")
-    return site
+        raise InvalidInput("site", f"Site {site_code!r} is not one of yours.")
+    return study, site
 
 
 def _years_from(day: date, years: int) -> date:
@@ -108,12 +106,11 @@ def enrol_patient(principal: Principal | None, data: Mapping[str, Any], *,
     study's overrides); the first dose must be within five years of the site's today. An
     `account` makes a patient-role user linked to the patient. `visits` (imports only) are visits
     recorded before the patient came to Cadence. With `commit=False` the caller owns the
-    transaction (imports use a SAVEPOINT per patient, benchmarks commit in batches).
+    transaction (the enrolment benchmark commits in batches) and must roll back on errors.
     """
     session = db.session
     try:
-        study = _study(principal, data["study"])
-        site = _site(principal, study, data["site"])
+        study, site = _study_and_site(principal, data["study"], data["site"])
         regimen_for(study, data["regimen"])
         _check_first_dose(data["first_dose_date"], calendars.local_today(site.timezone))
         duplicate = session.scalar(sa.select(Patient.id).where(Patient.study_id == study.id,
