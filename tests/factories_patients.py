@@ -9,7 +9,6 @@ import sqlalchemy as sa
 
 from backend.extensions import db
 from backend.models import Event, Patient, Site
-from tests.factories import SiteFactory, staff_for  # noqa: F401 - re-exported for the tests
 
 _subjects = itertools.count(1)
 

@@ -1,4 +1,14 @@
-"""Calendars: the patient's events as JSON (with ETags for offline sync) and as iCalendar feeds."""
+"""Calendars: the patient's events as JSON (with ETags for offline sync) and as iCalendar feeds.
+
+Offline sync: `GET /patients/{id}/calendar` answers with an `ETag` and `as_of`; send the ETag
+back in `If-None-Match` (304 when nothing changed) and `as_of` as `updated_since` to receive only
+the events changed since, cancelled ones included.
+
+Phone calendars cannot send a bearer token, so a patient (or staff in scope) issues a secret
+subscription URL with `POST /patients/{id}/calendar-feed`; `GET /calendar-feeds/{token}.ics`
+then answers without Authorization. Re-issuing replaces the secret, `DELETE` revokes it; an
+unknown or revoked secret answers 401 `invalid_feed_token`. Only a hash of the secret is stored.
+"""
 from flask import Response, jsonify, request, url_for
 from flask.views import MethodView
 
@@ -66,7 +76,17 @@ class PatientEvent(MethodView):
     @blp.doc(parameters=[IF_MATCH])
     @errors(blp, 401, 403, 404, 409)
     def patch(self, data, id, event_id):
-        """Record a visit (completed, missed, held) or reschedule a planned one; the future is re-planned"""
+        """Record a visit (completed, missed, held) or reschedule a planned one; the future is re-planned
+
+        `{"status", "actual_date"?, "reason"?}`: completed needs the actual date (not in the
+        future, not before the previous recorded visit of the same schedule); missed takes none;
+        changing an already recorded outcome needs a reason. `{"target_date", "reason",
+        "force"?}` reschedules a planned dose visit or tumour assessment within its window;
+        outside it 422 `outside_window` unless `"force": true`. Patients record their own
+        dosing-diary entries only (completed or missed): anything else is 403
+        `patient_cannot_record`. `If-Match` (the event's version; 3, "3" or W/"3") is optional:
+        stale answers 409 `stale_version`. Everything is audited with the reason.
+        """
         principal = current_principal()
         patient = patients_service.visible_patient(principal, id)
         calendars_service.record_event(principal, patient, event_id, data, request.headers.get("If-Match"))
@@ -89,7 +109,10 @@ class PatientCalendarFeed(MethodView):
     @blp.response(201, CalendarFeedSchema)
     @errors(blp, 401, 403, 404)
     def post(self, id):
-        """Issue (or re-issue) the secret subscription URL for phone calendars; the old URL stops working"""
+        """Issue (or re-issue) the secret subscription URL for phone calendars; the old URL stops working
+
+        The answer is the only time the secret is shown (the server keeps its SHA-256).
+        """
         token = calendars_service.issue_calendar_feed(patients_service.visible_patient(current_principal(), id))
         return {"token": token, "url": url_for("calendars.CalendarFeed", token=token, _external=True)}
 
@@ -106,5 +129,11 @@ class CalendarFeed(MethodView):
     @blp.doc(security=[], **ICS_DOC)
     @errors(blp, 401)
     def get(self, token):
-        """A patient's calendar by its secret URL, for phone calendar apps that cannot send a bearer token"""
+        """A patient's calendar by its secret URL, for phone calendar apps that cannot send a bearer token
+
+        No Authorization header: the secret in the URL (from POST /patients/{id}/calendar-feed) is
+        the credential. Unknown or revoked secrets answer 401 `invalid_feed_token`. Neutral
+        summaries only (Clinic visit, Scan appointment, Symptom survey); cancelled events stay
+        in the feed as STATUS:CANCELLED so subscribed phones remove them.
+        """
         return _ics_response(calendars_service.patient_for_feed(token))

@@ -332,9 +332,12 @@ def _update_events(updates: Sequence[tuple[EventRow, EventRow]], now: datetime) 
         raise StaleDataError("an event changed while its calendar was re-planned")
 
 
-def _lock(patient: Patient) -> None:
-    """Serialise calendar writes per patient (and make readers wait for in-flight writers)."""
-    db.session.execute(sa.select(Patient.id).where(Patient.id == patient.id).with_for_update())
+def lock_patient(patient: Patient) -> None:
+    """Serialise calendar writes per patient (and make calendar readers wait for in-flight
+    writers): lock the patient row alone (not its site or study) and reload it, so a change
+    committed by a concurrent writer is seen. Flush pending changes first."""
+    db.session.execute(sa.select(Patient).where(Patient.id == patient.id)
+                       .with_for_update(of=Patient.__table__).execution_options(populate_existing=True))
 
 
 def _write_changes(patient: Patient, stored: Sequence[EventRow], changes: CalendarChanges, *,
@@ -432,7 +435,7 @@ def replan_patient(patient: Patient, today: date, reason: str | None, *,
     or later; history and ids are kept (schedules.calendars.replan). Locks the patient; does not
     commit. Returns every event created, updated or cancelled."""
     db.session.flush()
-    _lock(patient)
+    lock_patient(patient)
     stored, existing = _load(sa.select(*_event_columns()).where(Event.__table__.c.patient_id == patient.id),
                              with_plans=True)
     changes = replan(existing, build_plan_inputs(patient), facts_of(stored), today)
@@ -596,17 +599,17 @@ def record_event(principal: Principal, patient: Patient, event_id: str, data: Ma
     expected = parse_if_match(if_match)
     session = db.session
     try:
-        _lock(patient)
+        lock_patient(patient)
         event = session.scalar(sa.select(Event).where(Event.id == event_uuid, Event.patient_id == patient.id)
                                .execution_options(populate_existing=True))
         if event is None:
             raise NotFound("No such event.")
+        _check_who_may_record(principal, event, data)
         if expected is not None and expected != event.version:
             raise Conflict(f"The event is at version {event.version}, not {expected}; reload the calendar.",
                            reason="stale_version")
         if event.status == "cancelled":
             raise Conflict("The event was cancelled by a re-plan; it cannot be recorded.", reason="event_cancelled")
-        _check_who_may_record(principal, event, data)
         session.info[REASON_KEY] = data.get("reason")
         if data.get("target_date") is not None:
             _reschedule(patient, event, data)

@@ -149,8 +149,7 @@ def discontinue_patient(patient: Patient, data: Mapping[str, Any]) -> Patient:
     discontinuation date and today are cancelled too. Commits."""
     session = db.session
     try:
-        session.execute(sa.select(Patient.id).where(Patient.id == patient.id).with_for_update())
-        session.refresh(patient)
+        calendars.lock_patient(patient)
         if patient.discontinued_on is not None or patient.status != "on_treatment":
             raise Conflict(f"The patient is already {patient.status.replace('_', ' ')}.",
                            reason="already_discontinued")

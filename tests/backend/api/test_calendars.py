@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from backend.models import AuditRecord
-from tests.factories import PASSWORD, SiteFactory, UserFactory, staff_for
+from tests.factories import PASSWORD, SiteFactory, staff_for
 from tests.factories_patients import enrol, events_by_key, monday_after, site_today
 
 D = timedelta
