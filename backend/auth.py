@@ -198,6 +198,24 @@ def site_filter(principal: Principal, site_column, study_column):
     return sa.false()
 
 
+def can_see_patient(principal: Principal, patient) -> bool:
+    """A patient their own record; staff by site (nurse) or study (coordinator); admins all."""
+    if principal.role == "patient":
+        return principal.patient_id == patient.id
+    return can_see_site(principal, patient.site)
+
+
+def visible_patient(principal: Principal, raw_id: "str | uuid.UUID"):
+    """The patient with this id, or 404 when it does not exist or is out of the caller's scope."""
+    from backend.models.patients import Patient
+
+    patient_id = raw_id if isinstance(raw_id, uuid.UUID) else parse_id(raw_id, "patient")
+    patient = db.session.get(Patient, patient_id)
+    if patient is None or not can_see_patient(principal, patient):
+        raise NotFound("No such patient.")
+    return patient
+
+
 def ensure_visible(principal: Principal, visible: bool, what: str = "record") -> None:
     if not visible:
         raise NotFound(f"No such {what}.")

@@ -1,4 +1,4 @@
-"""flask CLI: the first admin, the demo data set, alert escalation, the daily PFS early-warning scan."""
+"""flask CLI: the first admin, the demo, patient import, alert escalation, the daily PFS early-warning scan."""
 from __future__ import annotations
 
 import click
@@ -10,6 +10,7 @@ users_cli = AppGroup("users", help="Manage user accounts.")
 demo_cli = AppGroup("demo", help="Demo data for a laptop.")
 alerts_cli = AppGroup("alerts", help="Symptom alerts.")
 pfs_cli = AppGroup("pfs", help="Progression-free survival: the early warning.")
+patients_cli = AppGroup("patients", help="Patients and their calendars.")
 
 
 @users_cli.command("create")
@@ -74,4 +75,51 @@ def pfs_scan_command(now):
     click.echo(f"{summary.patients} on-study patients, {summary.at_risk} at risk, {summary.queued} messages queued")
 
 
-COMMAND_GROUPS = [users_cli, demo_cli, alerts_cli, pfs_cli]
+
+def _import_help() -> str:
+    from backend.services.patients import IMPORT_COLUMNS, VISITS_HELP
+
+    return (
+        "Enrol the patients of an existing trial from FILE (CSV, UTF-8, a header row) and plan their "
+        "calendars, with the visits they already had.\n\n"
+        f"Columns: {', '.join(IMPORT_COLUMNS)} (timezone, locale and visits optional; study and site are "
+        "codes, first_dose_date YYYY-MM-DD, locale en or zh-CN).\n\n"
+        + VISITS_HELP.replace("\n", "\n\n\b\n", 1)
+        + "\n\nEach patient is all or nothing; rejected rows are listed with their reason."
+    )
+
+
+@patients_cli.command("import", help=_import_help())
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+def import_patients_command(file):
+    import csv
+    import sys
+
+    from backend.models.audit import SYSTEM_ACTOR, current_actor
+    from backend.services.patients import IMPORT_COLUMNS, REQUIRED_IMPORT_COLUMNS, import_patients
+
+    with open(file, newline="", encoding="utf-8-sig") as handle:
+        reader = csv.DictReader(handle)
+        header = reader.fieldnames or []
+        unknown = [name for name in header if name not in IMPORT_COLUMNS]
+        missing = [name for name in REQUIRED_IMPORT_COLUMNS if name not in header]
+        if unknown or missing:
+            raise click.ClickException(
+                "; ".join(filter(None, [unknown and f"unknown column(s): {', '.join(unknown)}",
+                                        missing and f"missing column(s): {', '.join(missing)}"])))
+        rows = [(reader.line_num, row) for row in reader]
+    actor = current_actor.set(SYSTEM_ACTOR)  # audited as the system, whatever ran before in this process
+    try:
+        with click.progressbar(length=len(rows), label="Importing patients", file=sys.stderr) as bar:
+            summary = import_patients(rows, source=file, progress=bar.update)
+    finally:
+        current_actor.reset(actor)
+    click.echo(f"imported {summary.imported} patient(s); rejected {len(summary.rejected)}")
+    for line, subject, reason in summary.rejected:
+        click.echo(f"  line {line} ({subject or 'no subject_id'}): {reason}")
+    if summary.rejected:
+        raise SystemExit(1)
+
+
+
+COMMAND_GROUPS = [users_cli, demo_cli, patients_cli, alerts_cli, pfs_cli]

@@ -25,7 +25,7 @@ Three independent clocks, all starting at the first dose:
   Diary window = that day only.
 
 * **Imaging clock** (:class:`AssessmentSchedule`). Never moved by dosing; continues after
-  discontinuation until ``follow_up_end`` (pass the progression or death date there).
+  discontinuation until progression (``progression_on``), death or ``follow_up_end``.
 
 * **Symptom surveys** (:class:`SurveySchedule`). Weekly PRO-CTCAE from the first dose until
   ``follow_up_end``.
@@ -239,6 +239,7 @@ class PlanInputs:
     horizon_days: int = 730
     discontinued_on: date | None = None
     follow_up_end: date | None = None
+    progression_on: date | None = None
 
     @property
     def horizon_end(self) -> date:
@@ -251,6 +252,15 @@ class PlanInputs:
         stop = self.horizon_end
         if self.follow_up_end is not None:
             stop = min(stop, self.follow_up_end + _days(1))
+        return stop
+
+    @property
+    def imaging_stop(self) -> date:
+        """First day without tumour assessments (exclusive): imaging goes on until progression
+        (RECIST 1.1 PD ends tumour follow-up for PFS), death or the end of follow-up."""
+        stop = self.study_stop
+        if self.progression_on is not None:
+            stop = min(stop, self.progression_on + _days(1))
         return stop
 
     @property
@@ -390,7 +400,7 @@ def _diary_events(inputs: PlanInputs, facts: Mapping[str, EventFact], cycle_star
 
 def _assessment_events(inputs: PlanInputs, facts: Mapping[str, EventFact]) -> Iterator[PlannedEvent]:
     schedule = inputs.assessments
-    last = inputs.study_stop - _days(1)
+    last = inputs.imaging_stop - _days(1)
     for k, protocol in enumerate(schedule.protocol_dates(inputs.first_dose, last), start=1):
         key = f"assessment:{k}"
         start = protocol - _days(schedule.window_days)
@@ -430,8 +440,24 @@ def plan_calendar(inputs: PlanInputs, facts: Mapping[str, EventFact]) -> list[Pl
     events = _dosing_events(inputs, facts)
     events.extend(_assessment_events(inputs, facts))
     events.extend(_survey_events(inputs, facts))
+    events = [event for event in events if _within_stops(event, inputs, facts)]
     events.sort(key=_sort_key)
     return events
+
+
+def _within_stops(event: PlannedEvent, inputs: PlanInputs, facts: Mapping[str, EventFact]) -> bool:
+    """A visit pushed by a clinic closure past a stop (death, end of follow-up, progression for
+    scans, discontinuation for doses) is not planned there; what was recorded always stays."""
+    fact = facts.get(event.key)
+    if fact is not None and fact.status != "planned":
+        return True
+    if event.kind in ("dose", "dosing_diary"):
+        stop = inputs.dosing_stop
+    elif event.kind == "tumor_assessment":
+        stop = inputs.imaging_stop
+    else:
+        stop = inputs.study_stop
+    return event.target_date < stop
 
 
 # -- re-planning ----------------------------------------------------------------------------------

@@ -1,5 +1,4 @@
 """The schema is built by the migrations alone, and the models agree with them."""
-import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 

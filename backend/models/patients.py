@@ -34,6 +34,9 @@ class Patient(Audited, IdMixin, TimestampMixin, Base):
     discontinued_on: so.Mapped[date | None]
     follow_up_end: so.Mapped[date | None]
     user_id: so.Mapped[uuid.UUID | None] = so.mapped_column(sa.ForeignKey("users.id"), unique=True)
+    # SHA-256 (hex) of the secret in the patient's calendar-feed URL; the secret itself is shown
+    # once when issued and never stored, so a database leak does not expose the feeds.
+    calendar_feed_hash: so.Mapped[str | None] = so.mapped_column(sa.String(64), unique=True)
 
     study: so.Mapped[Study] = so.relationship(lazy="joined")
     site: so.Mapped[Site] = so.relationship(lazy="joined")

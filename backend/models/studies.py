@@ -42,6 +42,9 @@ class Site(Audited, IdMixin, TimestampMixin, Base):
     study_id: so.Mapped[uuid.UUID] = so.mapped_column(sa.ForeignKey("studies.id"), index=True)
     timezone: so.Mapped[str] = so.mapped_column(sa.String(64))
     country: so.Mapped[str] = so.mapped_column(sa.String(2))
+    # ISO 3166-2 subdivision for regional public holidays (e.g. "ENG" for English bank holidays);
+    # None means the country's default (see backend.services.calendars.clinic_for).
+    subdivision: so.Mapped[str | None] = so.mapped_column(sa.String(10))
     # Extra closure days beyond weekends and public holidays, as ISO dates.
     closures: so.Mapped[list[str]] = so.mapped_column(sa.JSON, default=list)
 

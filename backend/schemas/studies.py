@@ -65,6 +65,9 @@ class SiteCreateSchema(ma.Schema):
     study = ma.fields.String(required=True, metadata={"description": "Study code"})
     timezone = ma.fields.String(required=True, validate=validate_timezone)
     country = ma.fields.String(required=True, metadata={"description": "ISO 3166-1 alpha-2"})
+    subdivision = ma.fields.String(load_default=None, allow_none=True, validate=ma.validate.Length(min=1, max=10),
+                                   metadata={"description": "ISO 3166-2 subdivision for regional public holidays, "
+                                                            "e.g. ENG, SCT; GB sites default to ENG"})
     closures = ma.fields.List(ma.fields.Date(), load_default=list, metadata={"description": "Extra closed days"})
 
     @ma.validates("country")
@@ -74,6 +77,17 @@ class SiteCreateSchema(ma.Schema):
         if len(value) != 2 or not value.isupper() or value not in holidays.list_supported_countries():
             raise ma.ValidationError("Must be an upper-case ISO 3166-1 alpha-2 code with a public-holiday calendar.")
 
+    @ma.validates_schema
+    def _subdivision(self, data, **kwargs) -> None:
+        import holidays
+
+        country, subdivision = data.get("country"), data.get("subdivision")
+        if subdivision is None or country is None:
+            return
+        supported = holidays.list_supported_countries().get(country) or []
+        if subdivision not in supported:
+            raise ma.ValidationError(f"{country} has no public-holiday subdivision {subdivision!r}.", "subdivision")
+
 
 class SiteSchema(ma.Schema):
     id = ma.fields.String(dump_only=True)
@@ -82,4 +96,5 @@ class SiteSchema(ma.Schema):
     study = ma.fields.Function(lambda site: site.study.code, dump_only=True)
     timezone = ma.fields.String(dump_only=True)
     country = ma.fields.String(dump_only=True)
+    subdivision = ma.fields.String(dump_only=True, allow_none=True)
     closures = ma.fields.List(ma.fields.String(), dump_only=True)

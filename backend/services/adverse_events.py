@@ -22,7 +22,7 @@ from backend.extensions import db
 from backend.models import AdverseEvent, Patient, SymptomReport
 from backend.models.base import utcnow
 from backend.services.studies import site_by_code
-from backend.services.symptoms import visible_patient
+from backend.auth import visible_patient
 from schedules.ctcae import CtcaeTerm, GradeNotDefined, UnknownCtcaeTerm, term_by_code, term_by_name, validate_grade
 
 

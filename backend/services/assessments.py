@@ -36,10 +36,11 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
-from backend.auth import Principal, can_see_site, parse_id
-from backend.errors import Conflict, InvalidInput, NotFound
+from backend.auth import Principal, visible_patient
+from backend.services import calendars
+from backend.errors import Conflict, InvalidInput
 from backend.extensions import db
-from backend.models import Patient, PatientOutcome, Site, TumourAssessment
+from backend.models import PatientOutcome, Site, TumourAssessment
 from backend.models.audit import REASON_KEY
 
 ONCE_ONLY_OUTCOMES = ("death", "treatment_discontinued", "follow_up_ended")
@@ -51,13 +52,6 @@ def site_today(site: Site, now: datetime | None = None) -> date:
     return (now or datetime.now(timezone.utc)).astimezone(ZoneInfo(site.timezone)).date()
 
 
-def staff_patient(principal: Principal, patient_id: str | uuid.UUID) -> Patient:
-    """The patient if the staff member may see them; 404 otherwise, exactly like a missing one."""
-    patient = db.session.get(Patient, patient_id if isinstance(patient_id, uuid.UUID)
-                             else parse_id(patient_id, "patient"))
-    if patient is None or not can_see_site(principal, patient.site):
-        raise NotFound("No such patient.")
-    return patient
 
 
 def _death_date(patient_id: uuid.UUID) -> date | None:
@@ -68,7 +62,7 @@ def _death_date(patient_id: uuid.UUID) -> date | None:
 # --- assessments ------------------------------------------------------------------------------
 def record_assessment(principal: Principal, patient_id: str, data: dict[str, Any],
                       *, now: datetime | None = None) -> TumourAssessment:
-    patient = staff_patient(principal, patient_id)
+    patient = visible_patient(principal, patient_id)
     day: date = data["date"]
     baseline = bool(data.get("baseline"))
     response = data.get("overall_response")
@@ -119,13 +113,15 @@ def record_assessment(principal: Principal, patient_id: str, data: dict[str, Any
         recorded_by=principal.user_id,
     )
     db.session.add(assessment)
+    if not baseline:
+        calendars.record_scan_on_calendar(patient, day, f"tumour assessment {response} recorded")
     db.session.commit()
     return assessment
 
 
 def assessments_query(principal: Principal, patient_id: str) -> sa.Select:
     """The patient's assessments, baseline first, then by date."""
-    patient = staff_patient(principal, patient_id)
+    patient = visible_patient(principal, patient_id)
     return (sa.select(TumourAssessment).where(TumourAssessment.patient_id == patient.id)
             .order_by(TumourAssessment.baseline.desc(), TumourAssessment.date, TumourAssessment.created_at))
 
@@ -133,7 +129,7 @@ def assessments_query(principal: Principal, patient_id: str) -> sa.Select:
 # --- outcomes ---------------------------------------------------------------------------------
 def record_outcome(principal: Principal, patient_id: str, data: dict[str, Any],
                    *, now: datetime | None = None) -> PatientOutcome:
-    patient = staff_patient(principal, patient_id)
+    patient = visible_patient(principal, patient_id)
     kind: str = data["type"]
     day: date = data["date"]
     today = site_today(patient.site, now)
@@ -167,6 +163,9 @@ def record_outcome(principal: Principal, patient_id: str, data: dict[str, Any],
             patient.follow_up_end = day
     db.session.info[REASON_KEY] = data.get("reason") or f"{kind.replace('_', ' ')} recorded"
     try:
+        # Discontinuation stops dosing; death and the end of follow-up stop every clock.
+        if calendars.has_calendar(patient):
+            calendars.replan_patient(patient, min(calendars.site_today(patient), day), db.session.info[REASON_KEY])
         db.session.commit()
     finally:
         db.session.info.pop(REASON_KEY, None)
@@ -174,6 +173,6 @@ def record_outcome(principal: Principal, patient_id: str, data: dict[str, Any],
 
 
 def outcomes_query(principal: Principal, patient_id: str) -> sa.Select:
-    patient = staff_patient(principal, patient_id)
+    patient = visible_patient(principal, patient_id)
     return (sa.select(PatientOutcome).where(PatientOutcome.patient_id == patient.id)
             .order_by(PatientOutcome.date, PatientOutcome.created_at))

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from backend.auth import Principal
 from backend.errors import InvalidInput, NotFound
 from backend.extensions import db
-from backend.models import AuditRecord, Event, Patient, Site, Study
+from backend.models import AuditRecord, Event, Patient, Site
 
 ENTITY_ALIASES = {"patient": "patients", "event": "events", "study": "studies", "site": "sites", "user": "users"}
 

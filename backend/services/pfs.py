@@ -24,7 +24,8 @@ from backend.auth import Principal
 from backend.errors import InvalidInput
 from backend.extensions import db
 from backend.models import Patient, PatientOutcome, Study, TumourAssessment
-from backend.services.assessments import ON_STUDY, site_today, staff_patient
+from backend.auth import visible_patient
+from backend.services.assessments import ON_STUDY, site_today
 from backend.services.notifications import notify_site_staff
 from schedules import pfs
 
@@ -116,7 +117,7 @@ def pfs_body(patient: Patient, day: date, result: pfs.PfsResult) -> dict[str, An
 
 
 def patient_pfs(principal: Principal, patient_id: str, as_of: date | None) -> dict[str, Any]:
-    patient = staff_patient(principal, patient_id)
+    patient = visible_patient(principal, patient_id)
     if as_of is not None and as_of < patient.first_dose_date:
         raise InvalidInput("as_of", f"PFS is evaluated from the first dose ({patient.first_dose_date}).",
                            location="query")

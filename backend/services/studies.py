@@ -60,7 +60,7 @@ def create_site(principal: Principal | None, data: dict[str, Any]) -> Site:
     if db.session.scalar(sa.select(Site.id).where(Site.code == data["code"])):
         raise Conflict(f"A site with code {data['code']!r} exists.", reason="duplicate_site")
     site = Site(code=data["code"], name=data["name"], study=study, timezone=data["timezone"],
-                country=data["country"], closures=[d.isoformat() for d in data.get("closures") or []])
+                country=data["country"], subdivision=data.get("subdivision"), closures=[d.isoformat() for d in data.get("closures") or []])
     db.session.add(site)
     db.session.commit()
     return site

@@ -28,8 +28,8 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
-from backend.auth import Principal, can_see_site, parse_id
-from backend.errors import Conflict, DomainError, InvalidInput, NotFound
+from backend.auth import Principal, visible_patient
+from backend.errors import Conflict, DomainError, InvalidInput
 from backend.extensions import db
 from backend.models import Event, Patient, Study, SymptomReport
 from backend.models.audit import REASON_KEY
@@ -85,19 +85,6 @@ class AnswersInvalid(DomainError):
 
 
 # --- scope -------------------------------------------------------------------------------------
-def can_see_patient(principal: Principal, patient: Patient) -> bool:
-    """A patient their own record; staff by site (nurse) or study (coordinator); admins all."""
-    if principal.role == "patient":
-        return principal.patient_id == patient.id
-    return can_see_site(principal, patient.site)
-
-
-def visible_patient(principal: Principal, raw_id: str) -> Patient:
-    """The patient with this id, or 404 when it does not exist or is out of the caller's scope."""
-    patient = db.session.get(Patient, parse_id(raw_id, "patient"))
-    if patient is None or not can_see_patient(principal, patient):
-        raise NotFound("No such patient.")
-    return patient
 
 
 # --- study settings ----------------------------------------------------------------------------

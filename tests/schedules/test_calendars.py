@@ -485,3 +485,20 @@ def test_fresh_plans_keep_targets_in_windows_and_keys_unique(regimen, first_dose
     for event in events:
         if event.kind in ("dose", "tumor_assessment") and "clinic_closed" not in event.flags:
             assert clinic.is_open(event.target_date), event.key
+
+
+def test_progression_ends_the_imaging_clock_but_not_dosing_or_surveys():
+    """Tumour assessments run until progression (RECIST 1.1 PD); dosing stops only at discontinuation."""
+    from datetime import date
+
+    from schedules.calendars import PlanInputs, plan_calendar
+    from schedules.clinics import ClinicCalendar
+    from schedules.regimens import builtin_regimens
+
+    inputs = PlanInputs(regimen=builtin_regimens()["INET-PAC"], first_dose=date(2026, 1, 5),
+                        clinic=ClinicCalendar("CN"), horizon_days=365, progression_on=date(2026, 4, 2))
+    events = plan_calendar(inputs, {})
+    scans = [e.protocol_date for e in events if e.kind == "tumor_assessment"]
+    assert scans == [date(2026, 2, 16), date(2026, 3, 30)]
+    assert max(e.protocol_date for e in events if e.kind == "dose") > date(2026, 4, 2)
+    assert max(e.protocol_date for e in events if e.kind == "symptom_survey") > date(2026, 4, 2)

@@ -1,0 +1,99 @@
+import marshmallow as ma
+
+from backend.schemas.fields import UtcDateTime
+
+RECORDABLE_STATUSES = ("completed", "missed", "held")
+
+
+class CalendarQuerySchema(ma.Schema):
+    from_ = ma.fields.Date(data_key="from", attribute="from", load_default=None,
+                           metadata={"description": "First target date (inclusive)"})
+    to = ma.fields.Date(load_default=None, metadata={"description": "Last target date (inclusive)"})
+    updated_since = UtcDateTime(load_default=None, metadata={
+        "description": "Offline sync: only events changed at or after this instant, cancelled ones included; "
+                       "pass the previous answer's as_of"})
+
+    @ma.validates_schema
+    def _ordered(self, data, **kwargs) -> None:
+        if data.get("from") and data.get("to") and data["from"] > data["to"]:
+            raise ma.ValidationError("`to` is before `from`.", "to")
+
+
+class AgentDoseSchema(ma.Schema):
+    name = ma.fields.String(dump_only=True)
+    dose = ma.fields.Raw(dump_only=True, metadata={"description": "A number"})
+    unit = ma.fields.String(dump_only=True)
+
+
+class PatientEventSchema(ma.Schema):
+    """An event as the patient's app sees it: no internal notes."""
+
+    id = ma.fields.String(dump_only=True)
+    kind = ma.fields.String(dump_only=True, metadata={
+        "description": "dose | dosing_diary | tumor_assessment | symptom_survey"})
+    cycle = ma.fields.Integer(dump_only=True, allow_none=True)
+    day = ma.fields.Integer(dump_only=True, allow_none=True)
+    label = ma.fields.String(dump_only=True)
+    agents = ma.fields.List(ma.fields.Nested(AgentDoseSchema), dump_only=True)
+    protocol_date = ma.fields.Date(dump_only=True)
+    target_date = ma.fields.Date(dump_only=True)
+    window_start = ma.fields.Date(dump_only=True)
+    window_end = ma.fields.Date(dump_only=True)
+    status = ma.fields.String(dump_only=True, metadata={"description": "planned | completed | missed | held | cancelled"})
+    actual_date = ma.fields.Date(dump_only=True, allow_none=True)
+    version = ma.fields.Integer(dump_only=True, metadata={"description": "Send it back as If-Match when recording"})
+    flags = ma.fields.List(ma.fields.String(), dump_only=True, metadata={
+        "description": "loading, reload, rescheduled, clinic_closed"})
+    updated_at = UtcDateTime(dump_only=True)
+
+
+class EventSchema(PatientEventSchema):
+    """An event as site staff see it, with the natural key and the reason of the last change."""
+
+    key = ma.fields.String(dump_only=True, metadata={"description": "dose:C2D1, diary:2026-01-05, assessment:3, survey:4"})
+    reason = ma.fields.String(dump_only=True, allow_none=True)
+
+
+class PatientCalendarSchema(ma.Schema):
+    patient_id = ma.fields.String(dump_only=True)
+    as_of = UtcDateTime(dump_only=True, metadata={"description": "Pass it back as updated_since"})
+    events = ma.fields.List(ma.fields.Nested(PatientEventSchema), dump_only=True)
+
+
+class CalendarSchema(PatientCalendarSchema):
+    events = ma.fields.List(ma.fields.Nested(EventSchema), dump_only=True)
+
+
+class EventRecordSchema(ma.Schema):
+    """Either an outcome (`status`, `actual_date`, `reason`) or a reschedule (`target_date`,
+    `reason`, `force`)."""
+
+    status = ma.fields.String(validate=ma.validate.OneOf(RECORDABLE_STATUSES))
+    actual_date = ma.fields.Date(allow_none=True, metadata={"description": "Required for completed; none for missed"})
+    reason = ma.fields.String(allow_none=True, validate=ma.validate.Length(min=1, max=2000))
+    target_date = ma.fields.Date(metadata={"description": "Reschedule a planned clinic visit to this day"})
+    force = ma.fields.Boolean(load_default=False, metadata={
+        "description": "Reschedule outside the visit window (the reason says why)"})
+
+    @ma.validates_schema
+    def _one_change(self, data, **kwargs) -> None:
+        status, target = data.get("status"), data.get("target_date")
+        if (status is None) == (target is None):
+            raise ma.ValidationError("Send either a status or a target_date.", "status" if target is None else "target_date")
+        if target is not None:
+            if not data.get("reason"):
+                raise ma.ValidationError("A reschedule needs a reason.", "reason")
+            if data.get("actual_date") is not None:
+                raise ma.ValidationError("A reschedule has no actual date.", "actual_date")
+            return
+        if data.get("force"):
+            raise ma.ValidationError("force applies to a reschedule only.", "force")
+        if status == "completed" and data.get("actual_date") is None:
+            raise ma.ValidationError("A completed visit needs its actual date.", "actual_date")
+        if status == "missed" and data.get("actual_date") is not None:
+            raise ma.ValidationError("A missed visit has no actual date.", "actual_date")
+
+
+class CalendarFeedSchema(ma.Schema):
+    url = ma.fields.String(dump_only=True, metadata={"description": "Subscribe to it from a phone's calendar app"})
+    token = ma.fields.String(dump_only=True, metadata={"description": "The secret in the URL; shown once"})

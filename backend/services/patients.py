@@ -1,0 +1,307 @@
+"""Patients: enrolment (with the calendar planned in the same transaction), scope, listing,
+discontinuation, the CSV import of an existing trial's patients, and the demo patients."""
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+import marshmallow as ma
+import sqlalchemy as sa
+
+from backend.auth import Principal, can_see_site, can_see_study, site_filter
+from backend.errors import Conflict, DomainError, InvalidInput
+from backend.extensions import db
+from backend.models import Patient, Site, Study, User
+from backend.models.audit import REASON_KEY
+from backend.models.base import new_id
+from backend.services import calendars
+from backend.services.regimens import regimen_for
+from backend.services.users import create_user
+from schedules.calendars import EventFact
+
+ENROLMENT_HORIZON_YEARS = 5
+
+
+# -- scope ----------------------------------------------------------------------------------------
+
+def patients_query(principal: Principal, query: Mapping[str, Any]) -> sa.Select:
+    """Staff list: the caller's patients, optionally by site code, status, study code or subject."""
+    stmt = (sa.select(Patient).where(site_filter(principal, Patient.site_id, Patient.study_id))
+            .order_by(Patient.subject_id, Patient.id))
+    if query.get("site"):
+        stmt = stmt.where(Patient.site_id.in_(sa.select(Site.id).where(Site.code == query["site"])))
+    if query.get("study"):
+        stmt = stmt.where(Patient.study_id.in_(sa.select(Study.id).where(Study.code == query["study"])))
+    if query.get("status"):
+        stmt = stmt.where(Patient.status == query["status"])
+    if query.get("subject_id"):
+        stmt = stmt.where(Patient.subject_id == query["subject_id"])
+    return stmt
+
+
+# -- enrolment ------------------------------------------------------------------------------------
+
+def _study_and_site(principal: Principal | None, study_code: str, site_code: str) -> tuple[Study, Site]:
+    """The study (422 `study` when unknown or out of scope) and its site (422 `site` when unknown,
+    of another study, or not the caller's). One query: the site with its study, joined."""
+    site = db.session.scalar(sa.select(Site).join(Site.study).where(Site.code == site_code, Study.code == study_code))
+    study = site.study if site is not None else db.session.scalar(sa.select(Study).where(Study.code == study_code))
+    if study is None or (principal is not None and not can_see_study(principal, study.id)):
+        raise InvalidInput("study", f"Unknown study {study_code!r}.")
+    if site is None:
+        raise InvalidInput("site", f"Study {study.code} has no site {site_code!r}.")
+    if principal is not None and not can_see_site(principal, site):
+        raise InvalidInput("site", f"Site {site_code!r} is not one of yours.")
+    return study, site
+
+
+def _years_from(day: date, years: int) -> date:
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year + years, day=28)
+
+
+def _check_first_dose(first_dose: date, today: date) -> None:
+    """A first dose more than five years either side of today is a typing error, not a patient."""
+    earliest, latest = _years_from(today, -ENROLMENT_HORIZON_YEARS), _years_from(today, ENROLMENT_HORIZON_YEARS)
+    if not earliest <= first_dose <= latest:
+        raise InvalidInput("first_dose_date", f"{first_dose.isoformat()} is more than {ENROLMENT_HORIZON_YEARS} "
+                                              f"years from today ({today.isoformat()}).")
+
+
+def _conflict_from(error: sa.exc.IntegrityError) -> DomainError:
+    text = str(error.orig)
+    if "uq_patients_study_subject" in text:
+        return Conflict("This subject is already enrolled in the study.", reason="duplicate_subject")
+    if "uq_users_username" in text:
+        return Conflict("The username is taken.", reason="duplicate_username")
+    return Conflict("The enrolment conflicts with an existing record.", reason="integrity_conflict")
+
+
+def enrol_patient(principal: Principal | None, data: Mapping[str, Any], *,
+                  visits: Mapping[str, EventFact] | None = None, commit: bool = True) -> Patient:
+    """Enrol a patient and plan their whole calendar in one transaction (nothing half-written).
+
+    Admins enrol anywhere, coordinators in their studies, nurses at their sites; `principal` None
+    is the command line. The site must belong to the study; the regimen must exist (with the
+    study's overrides); the first dose must be within five years of the site's today. An
+    `account` makes a patient-role user linked to the patient. `visits` (imports only) are visits
+    recorded before the patient came to Cadence. With `commit=False` the caller owns the
+    transaction (the enrolment benchmark commits in batches) and must roll back on errors.
+    """
+    session = db.session
+    try:
+        study, site = _study_and_site(principal, data["study"], data["site"])
+        regimen_for(study, data["regimen"])
+        _check_first_dose(data["first_dose_date"], calendars.local_today(site.timezone))
+        duplicate = session.scalar(sa.select(Patient.id).where(Patient.study_id == study.id,
+                                                               Patient.subject_id == data["subject_id"]))
+        if duplicate is not None:
+            raise Conflict(f"Subject {data['subject_id']} is already enrolled in {study.code}.",
+                           reason="duplicate_subject")
+        user_id = None
+        if data.get("account"):
+            user = create_user(principal, {"username": data["account"]["username"], "role": "patient",
+                                           "password": data["account"]["password"]}, commit=False)
+            user.id = user_id = new_id()
+        patient = Patient(study=study, site=site, subject_id=data["subject_id"], regimen=data["regimen"],
+                          first_dose_date=data["first_dose_date"], timezone=data.get("timezone"),
+                          locale=data.get("locale") or "en", status="on_treatment", user_id=user_id)
+        patient.id = new_id()
+        session.add(patient)
+        calendars.plan_new_patient(patient, visits)
+        if commit:
+            session.commit()
+        return patient
+    except sa.exc.IntegrityError as error:
+        if commit:
+            session.rollback()
+        raise _conflict_from(error) from None
+    except Exception:
+        if commit:
+            session.rollback()
+        raise
+
+
+def discontinue_patient(patient: Patient, data: Mapping[str, Any]) -> Patient:
+    """Treatment discontinued on `date` (no dosing on or after it); the patient moves to
+    follow-up. Future dosing is cancelled, imaging and surveys go on (schedules.calendars: the
+    imaging clock continues after discontinuation until follow_up_end). Planned doses between the
+    discontinuation date and today are cancelled too. Commits."""
+    session = db.session
+    try:
+        calendars.lock_patient(patient)
+        if patient.discontinued_on is not None or patient.status != "on_treatment":
+            raise Conflict(f"The patient is already {patient.status.replace('_', ' ')}.",
+                           reason="already_discontinued")
+        stopped: date = data["date"]
+        today = calendars.latest_today(patient)
+        if stopped < patient.first_dose_date:
+            raise InvalidInput("date", "Treatment cannot stop before the first dose.")
+        if stopped > today:
+            raise InvalidInput("date", f"{stopped.isoformat()} is in the future (today is {today.isoformat()}).")
+        session.info[REASON_KEY] = data["reason"]
+        patient.discontinued_on = stopped
+        patient.status = "follow_up"
+        calendars.replan_patient(patient, min(calendars.site_today(patient), stopped), data["reason"])
+        session.commit()
+        return patient
+    except Exception:
+        session.rollback()
+        raise
+
+
+# -- import of an existing trial's patients -------------------------------------------------------
+
+IMPORT_COLUMNS = ("study", "site", "subject_id", "regimen", "first_dose_date", "timezone", "locale", "visits")
+REQUIRED_IMPORT_COLUMNS = IMPORT_COLUMNS[:5]
+_VISIT_TOKEN = re.compile(r"^(?:C(?P<cycle>\d+)D(?P<day>\d+)|A(?P<assessment>\d+)|S(?P<survey>\d+))$")
+_RECORDED = ("completed", "missed", "held")
+
+VISITS_HELP = """\
+The optional `visits` column lists what was already recorded, separated by ';':
+  C2D1=2026-01-28            dosing visit cycle 2 day 1 completed on that date
+  C2D8=2026-02-04:held       held (the date is optional: C2D8=held)
+  A1=2026-02-16              tumour assessment 1 completed on that date
+  S3=missed                  symptom survey 3 missed (missed takes no date)
+
+Statuses: completed (the default; needs a date), missed, held. Dosing-diary days are not imported."""
+
+
+def parse_visits(text: str | None) -> dict[str, EventFact]:
+    """`C1D1=2026-01-05;C2D8=held;A1=2026-02-16` -> facts by event key (see VISITS_HELP)."""
+    facts: dict[str, EventFact] = {}
+    for part in filter(None, (p.strip() for p in (text or "").split(";"))):
+        token, _, value = part.partition("=")
+        match = _VISIT_TOKEN.match(token.strip().upper())
+        if match is None or not value:
+            raise InvalidInput("visits", f"{part!r}: expected C<cycle>D<day>, A<n> or S<n> '=' date[:status].")
+        if match["cycle"]:
+            key = f"dose:C{int(match['cycle'])}D{int(match['day'])}"
+        elif match["assessment"]:
+            key = f"assessment:{int(match['assessment'])}"
+        else:
+            key = f"survey:{int(match['survey'])}"
+        day_text, _, status = value.strip().partition(":")
+        if not status and day_text in _RECORDED:
+            day_text, status = "", day_text
+        status = status or "completed"
+        if status not in _RECORDED:
+            raise InvalidInput("visits", f"{part!r}: the status must be one of {', '.join(_RECORDED)}.")
+        try:
+            actual = date.fromisoformat(day_text) if day_text else None
+        except ValueError:
+            raise InvalidInput("visits", f"{part!r}: {day_text!r} is not a YYYY-MM-DD date.") from None
+        if status == "completed" and actual is None:
+            raise InvalidInput("visits", f"{part!r}: a completed visit needs its date.")
+        if status == "missed" and actual is not None:
+            raise InvalidInput("visits", f"{part!r}: a missed visit has no date.")
+        if key in facts:
+            raise InvalidInput("visits", f"{part!r}: {token} is listed twice.")
+        facts[key] = EventFact(key=key, status=status, actual_date=actual)
+    return facts
+
+
+@dataclass
+class ImportSummary:
+    imported: int = 0
+    rejected: list[tuple[int, str, str]] = field(default_factory=list)  # (line, subject, reason)
+
+
+def _error_text(error: Exception) -> str:
+    if isinstance(error, ma.ValidationError):
+        messages = error.messages if isinstance(error.messages, dict) else {"row": error.messages}
+        return "; ".join(f"{name}: {' '.join(map(str, msgs if isinstance(msgs, list) else [msgs]))}"
+                         for name, msgs in messages.items())
+    if isinstance(error, DomainError) and error.errors:
+        fields = next(iter(error.errors.values()))
+        return "; ".join(f"{name}: {' '.join(msgs)}" for name, msgs in fields.items())
+    return getattr(error, "message", None) or str(error)
+
+
+def import_patients(rows: Iterable[tuple[int, Mapping[str, str]]], source: str, *,
+                    progress: Callable[[int], None] | None = None) -> ImportSummary:
+    """Enrol each CSV row with its recorded visits, all or nothing per patient; rows that fail are
+    rolled back and reported with the reason.
+
+    Each patient is its own transaction rather than a SAVEPOINT in a larger one: the foundation's
+    deferred audit trigger (migration 0001, audit_record_required) recognises "an audit record of
+    this transaction" by comparing the record's xmin with txid_current(), and rows written inside
+    a savepoint carry the subtransaction's xid, so a savepoint-per-patient import cannot commit.
+    """
+    from backend.schemas.patients import PatientCreateSchema
+
+    schema = PatientCreateSchema()
+    summary = ImportSummary()
+    session = db.session
+    for line, raw in rows:
+        subject = (raw.get("subject_id") or "").strip()
+        try:
+            values = {name: (raw.get(name) or "").strip() for name in IMPORT_COLUMNS}
+            data = schema.load({name: value for name, value in values.items()
+                                if name != "visits" and (value or name in REQUIRED_IMPORT_COLUMNS)})
+            visits = parse_visits(values["visits"])
+            session.info[REASON_KEY] = f"imported from {source}, line {line}"
+            enrol_patient(None, data, visits=visits)  # commits, or rolls back and raises
+            summary.imported += 1
+        except (DomainError, ma.ValidationError) as error:
+            session.rollback()
+            summary.rejected.append((line, subject, _error_text(error)))
+        if progress is not None:
+            progress(1)
+    session.info.pop(REASON_KEY, None)
+    return summary
+
+
+# -- demo -----------------------------------------------------------------------------------------
+
+# (study, site, subject, regimen, first dose in days from today, app username or None, locale)
+DEMO_PATIENTS = [
+    ("INET-PAC-RWS", "SH01", "SH01-001", "INET-PAC", -44, "patient1", "zh-CN"),
+    ("INET-PAC-RWS", "SH01", "SH01-002", "INET-PAC-PER", -23, "patient2", "zh-CN"),
+    ("INET-PAC-RWS", "SH01", "SH01-003", "INET-PAC", 3, None, "zh-CN"),
+    ("INET-1L", "BJ01", "BJ01-001", "INET-PER-DOC", -65, "patient3", "zh-CN"),
+    ("INET-1L", "BJ01", "BJ01-002", "INET-PYR-VNR", -12, None, "zh-CN"),
+    ("INET-1L", "LDN01", "LDN01-001", "INET-PYR-VNR", -30, "patient4", "en"),
+    ("INET-1L", "LDN01", "LDN01-002", "INET-PER-DOC", -2, None, "en"),
+]
+
+
+def load_demo_patients(password: str) -> list[str]:
+    """A handful of patients across the demo sites and all four regimens, dosing visits up to a
+    few days ago recorded as given; some with app accounts. Idempotent: existing subjects and
+    usernames are left alone."""
+    lines: list[str] = []
+    for study_code, site_code, subject, regimen, offset, username, locale in DEMO_PATIENTS:
+        study = db.session.scalar(sa.select(Study).where(Study.code == study_code))
+        if study is None or db.session.scalar(sa.select(Patient.id).where(
+                Patient.study_id == study.id, Patient.subject_id == subject)):
+            continue
+        site = db.session.scalar(sa.select(Site).where(Site.code == site_code))
+        if site is None:
+            continue
+        today = calendars.local_today(site.timezone)
+        data: dict[str, Any] = {"study": study_code, "site": site_code, "subject_id": subject, "regimen": regimen,
+                                "first_dose_date": today + timedelta(days=offset), "locale": locale}
+        if username and not db.session.scalar(sa.select(User.id).where(User.username == username)):
+            data["account"] = {"username": username, "password": password}
+        enrol_patient(None, data, visits=_demo_visits(data, site, today))
+        account = f"; app sign-in {username}" if "account" in data else ""
+        lines.append(f"patient {subject} ({regimen}, first dose {data['first_dose_date'].isoformat()}) "
+                     f"enrolled at {site_code}{account}")
+    return lines
+
+
+def _demo_visits(data: Mapping[str, Any], site: Site, today: date) -> dict[str, EventFact]:
+    """Dosing visits whose target is more than two days ago, given on their target date."""
+    from schedules.calendars import plan_calendar
+
+    probe = Patient(study=db.session.scalar(sa.select(Study).where(Study.code == data["study"])), site=site,
+                    regimen=data["regimen"], first_dose_date=data["first_dose_date"])
+    planned = plan_calendar(calendars.build_plan_inputs(probe), {})
+    return {e.key: EventFact(key=e.key, status="completed", actual_date=e.target_date)
+            for e in planned if e.kind == "dose" and e.target_date < today - timedelta(days=2)}
