@@ -16,17 +16,15 @@ visits). Findings, each ``{"kind", "site", "patient_id", "subject_id", "event_id
   `services.assessments`).
 * ``calendar_drift`` — the patient's future planned events differ from a fresh plan of the
   protocol (after a regimen or protocol change). Fresh plans come from ``CALENDAR_PLANNERS``:
-  each planner returns the event kinds it covers and the events it expects. This branch plans
-  the imaging clock from the study's assessment schedule (`schedules.pfs.AssessmentPlan`); the
-  dosing and survey clocks are added by the lead at merge with a planner built on
-  `schedules.calendars.plan_calendar` (see ``ExpectedEvent.agents``).
+  each planner returns the event kinds it covers and the events it expects. The dosing, imaging
+  and survey clocks are planned afresh with `schedules.calendars.plan_calendar`, doses included.
 """
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
@@ -35,12 +33,12 @@ from backend.auth import Principal
 from backend.extensions import db
 from backend.models import Event, Patient, TumourAssessment
 from backend.services.assessments import site_today
-from backend.services.pfs import assessment_plan
+from backend.services import calendars
 from backend.services.studies import study_by_code
+from schedules.calendars import plan_calendar
 
 VISIT_KINDS = ("dose", "tumor_assessment", "symptom_survey")
 BASELINE_MAX_DAYS_BEFORE = 28
-IMAGING_HORIZON_DAYS = 730
 _DIFFERENCES_SHOWN = 3
 
 
@@ -62,17 +60,19 @@ class ExpectedEvent:
 CalendarPlanner = Callable[[Patient], tuple[tuple[str, ...], list[ExpectedEvent]]]
 
 
-def imaging_clock(patient: Patient) -> tuple[tuple[str, ...], list[ExpectedEvent]]:
-    """Tumour assessments from the first dose on the study's schedule, until follow-up ends."""
-    until = patient.follow_up_end or patient.first_dose_date + timedelta(days=IMAGING_HORIZON_DAYS)
-    visits = assessment_plan(patient.study).visits(patient.first_dose_date, until)
-    return ("tumor_assessment",), [
-        ExpectedEvent(f"assessment:{v.number}", "tumor_assessment", v.target_date, v.window_start, v.window_end)
-        for v in visits if v.target_date <= until
+def protocol_clocks(patient: Patient) -> tuple[tuple[str, ...], list[ExpectedEvent]]:
+    """The calendar the regimen and protocol give today, from what has been recorded (the same
+    planning as enrolment and re-planning: `schedules.calendars.plan_calendar`)."""
+    stored = calendars.stored_events(patient.id)
+    planned = plan_calendar(calendars.build_plan_inputs(patient), calendars.facts_of(stored))
+    return VISIT_KINDS, [
+        ExpectedEvent(e.key, e.kind, e.protocol_date, e.window_start, e.window_end,
+                      tuple((a.name, a.dose, a.unit) for a in e.agents))
+        for e in planned if e.kind in VISIT_KINDS
     ]
 
 
-CALENDAR_PLANNERS: list[CalendarPlanner] = [imaging_clock]
+CALENDAR_PLANNERS: list[CalendarPlanner] = [protocol_clocks]
 
 
 def finding(kind: str, patient: Patient, day: date | None, detail: str, event_id: Any = None) -> dict[str, Any]:

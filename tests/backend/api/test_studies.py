@@ -39,7 +39,8 @@ def test_a_site_with_a_bad_zone_country_or_study_is_422_naming_the_field(client,
 
 
 def test_a_coordinator_creates_sites_only_in_their_studies(client, auth):
-    mine, theirs = StudyFactory(code="MINE"), StudyFactory(code="THEIRS")
+    mine = StudyFactory(code="MINE")
+    StudyFactory(code="THEIRS")
     coordinator = UserFactory(role="coordinator", studies=[mine])
     body = {"code": "S01", "name": "Site", "study": "MINE", "timezone": "Europe/London", "country": "GB"}
     assert client.post("/api/v1/sites", json=body, headers=auth.headers(coordinator)).status_code == 201
