@@ -48,6 +48,9 @@ class AuditRecord(Base):
     changes: so.Mapped[dict[str, Any]] = so.mapped_column(sa.JSON, default=dict)
     reason: so.Mapped[str | None] = so.mapped_column(sa.Text)
     request_id: so.Mapped[str | None] = so.mapped_column(sa.String(64))
+    # PostgreSQL fills it with txid_current(): the top-level transaction, savepoints included,
+    # which the deferred audit check at commit compares against.
+    transaction_id: so.Mapped[int | None] = so.mapped_column(sa.BigInteger, server_default=sa.FetchedValue())
 
 
 class Audited:
@@ -149,6 +152,13 @@ def _audit_before_flush(session: so.Session, flush_context, instances) -> None:
             entries.append(audit_entry(obj, "delete", changes, session))
     for entry in entries:
         session.add(entry)
+
+
+@sa.event.listens_for(so.Session, "after_commit")
+@sa.event.listens_for(so.Session, "after_rollback")
+def _forget_reason(session: so.Session) -> None:
+    """A reason explains one change: it never carries over to the session's next transaction."""
+    session.info.pop(REASON_KEY, None)
 
 
 @sa.event.listens_for(AuditRecord, "before_update")

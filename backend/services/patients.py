@@ -228,10 +228,8 @@ def import_patients(rows: Iterable[tuple[int, Mapping[str, str]]], source: str, 
     """Enrol each CSV row with its recorded visits, all or nothing per patient; rows that fail are
     rolled back and reported with the reason.
 
-    Each patient is its own transaction rather than a SAVEPOINT in a larger one: the foundation's
-    deferred audit trigger (migration 0001, audit_record_required) recognises "an audit record of
-    this transaction" by comparing the record's xmin with txid_current(), and rows written inside
-    a savepoint carry the subtransaction's xid, so a savepoint-per-patient import cannot commit.
+    Each patient is its own transaction (enrol_patient commits): a patient imported stays
+    imported whatever happens to a later row.
     """
     from backend.schemas.patients import PatientCreateSchema
 

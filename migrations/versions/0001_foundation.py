@@ -29,6 +29,7 @@ def upgrade():
     sa.Column('changes', sa.JSON(), nullable=False),
     sa.Column('reason', sa.Text(), nullable=True),
     sa.Column('request_id', sa.String(length=64), nullable=True),
+    sa.Column('transaction_id', sa.BigInteger(), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_audit_records'))
     )
     with op.batch_alter_table('audit_records', schema=None) as batch_op:
@@ -214,7 +215,7 @@ BEGIN
     IF NOT EXISTS (
         SELECT 1 FROM audit_records a
         WHERE a.entity = TG_TABLE_NAME AND a.entity_id = changed_id
-          AND a.xmin = (txid_current() % 4294967296)::text::xid
+          AND a.transaction_id = txid_current()
     ) THEN
         RAISE EXCEPTION 'change to %.% has no audit record in its transaction', TG_TABLE_NAME, changed_id;
     END IF;
@@ -226,6 +227,7 @@ END $$ LANGUAGE plpgsql;
 def install_audit_guards(tables):
     """Shared with later revisions: every audited table gets the deferred audit check."""
     if "audit_records_append_only" not in _installed_functions():
+        op.execute("ALTER TABLE audit_records ALTER COLUMN transaction_id SET DEFAULT txid_current()")
         op.execute(AUDIT_GUARDS)
     for table in tables:
         op.execute(

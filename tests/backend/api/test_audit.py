@@ -26,7 +26,6 @@ def test_an_update_records_before_and_after_and_the_reason(db):
     db.session.info["audit_reason"] = "protocol amendment 2"
     study.title = "New title"
     db.session.commit()
-    db.session.info.pop("audit_reason")
     update = db.session.scalars(sa.select(AuditRecord).where(AuditRecord.action == "update")).one()
     assert update.changes == {"title": {"before": "Old title", "after": "New title"}}
     assert update.reason == "protocol amendment 2"
@@ -94,3 +93,23 @@ def test_a_coordinator_reads_the_trail_of_records_in_their_studies_only(client, 
     assert client.get(f"/api/v1/audit?entity=studies&id={theirs.id}", headers=headers).status_code == 404
     everything = client.get("/api/v1/audit", headers=headers)
     assert everything.status_code == 422 and "entity" in everything.get_json()["errors"]["query"]
+
+
+def test_changes_made_inside_a_savepoint_commit_with_their_audit_records(db):
+    """The deferred check matches the top-level transaction, so savepoints (per-row imports) work."""
+    with db.session.begin_nested():
+        db.session.add(Study(code="NESTED", title="Inside a savepoint"))
+    db.session.commit()
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Study)) == 1
+
+
+def test_a_reason_never_carries_over_to_the_next_transaction(db):
+    study = StudyFactory(title="One")
+    db.session.info["audit_reason"] = "amendment 1"
+    study.title = "Two"
+    db.session.commit()
+    study.title = "Three"
+    db.session.commit()
+    updates = db.session.scalars(sa.select(AuditRecord).where(AuditRecord.action == "update")
+                                 .order_by(AuditRecord.id)).all()
+    assert [u.reason for u in updates] == ["amendment 1", None]
