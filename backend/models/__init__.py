@@ -1,10 +1,13 @@
 """Every model, imported so Alembic and the app see the whole schema."""
 from backend.models.audit import AuditRecord
 from backend.models.base import Base
+from backend.models.devices import Device
 from backend.models.events import Event
 from backend.models.notifications import StaffNotification
 from backend.models.patients import Patient
+from backend.models.reminders import DeliveryAttempt, PatientTimezoneChange, Reminder
 from backend.models.studies import Site, Study
 from backend.models.users import RevokedToken, User
 
-__all__ = ["AuditRecord", "Base", "Event", "Patient", "RevokedToken", "Site", "StaffNotification", "Study", "User"]
+__all__ = ["AuditRecord", "Base", "DeliveryAttempt", "Device", "Event", "Patient", "PatientTimezoneChange", "Reminder",
+           "RevokedToken", "Site", "StaffNotification", "Study", "User"]

@@ -34,6 +34,9 @@ class Patient(Audited, IdMixin, TimestampMixin, Base):
     discontinued_on: so.Mapped[date | None]
     follow_up_end: so.Mapped[date | None]
     user_id: so.Mapped[uuid.UUID | None] = so.mapped_column(sa.ForeignKey("users.id"), unique=True)
+    # Contact routes for reminders when the patient has no active device (migration 0004, reminders work).
+    phone: so.Mapped[str | None] = so.mapped_column(sa.String(32))  # E.164
+    email: so.Mapped[str | None] = so.mapped_column(sa.String(254))
 
     study: so.Mapped[Study] = so.relationship(lazy="joined")
     site: so.Mapped[Site] = so.relationship(lazy="joined")
