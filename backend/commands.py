@@ -1,4 +1,4 @@
-"""flask CLI: the first admin, the demo data set."""
+"""flask CLI: the first admin, the demo data set, dispatching reminders by hand or from a plain cron."""
 from __future__ import annotations
 
 import click
@@ -8,6 +8,7 @@ from backend.errors import DomainError
 
 users_cli = AppGroup("users", help="Manage user accounts.")
 demo_cli = AppGroup("demo", help="Demo data for a laptop.")
+reminders_cli = AppGroup("reminders", help="Patient reminders and the staff outbox.")
 
 
 @users_cli.command("create")
@@ -37,4 +38,24 @@ def load_demo_command():
         click.echo(line)
 
 
-COMMAND_GROUPS = [users_cli, demo_cli]
+@reminders_cli.command("dispatch")
+@click.option("--in-process", is_flag=True, help="Send synchronously in this process (no Redis, no RQ worker).")
+def dispatch_command(in_process):
+    """Claim due reminders and staff messages and enqueue their delivery (the plain-cron fallback of the
+    worker's periodic tick); exits 1 when Redis is unavailable, leaving everything due for the next run."""
+    from notifications.dispatch import DispatchReport, dispatch_due_in_process, run_periodic_tasks
+
+    if in_process:
+        report = dispatch_due_in_process()
+        delivered = report.delivered
+        click.echo(f"{report.summary()}; sent {delivered.sent}, failed {delivered.failed}, "
+                   f"cancelled {delivered.cancelled}, retrying {len(delivered.retrying)}")
+        return
+    results = run_periodic_tasks()
+    for name, result in results.items():
+        click.echo(f"{name}: {result.summary() if isinstance(result, DispatchReport) else result}")
+    if any(isinstance(result, DispatchReport) and result.redis_down for result in results.values()):
+        raise SystemExit(1)
+
+
+COMMAND_GROUPS = [users_cli, demo_cli, reminders_cli]

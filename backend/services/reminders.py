@@ -127,19 +127,16 @@ def reminder_rows_for(patient: Patient, event_like: Any, policy: ReminderPolicy,
     return rows
 
 
-def insert_reminder_rows(rows: Sequence[dict[str, Any]]) -> int:
+def insert_reminder_rows(rows: Sequence[dict[str, Any]]) -> None:
     """Bulk INSERT (executemany) of rows from `reminder_rows_for`; a live duplicate is skipped."""
     if not rows:
-        return 0
+        return
     dialect = db.session.get_bind().dialect.name
     insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(Reminder.__table__)
     statement = insert.on_conflict_do_nothing(
         index_elements=["event_id", "rule", "send_at"], index_where=sa.text("status <> 'cancelled'"))
-    inserted = 0
     for start in range(0, len(rows), 5000):
-        result = db.session.execute(statement.returning(Reminder.__table__.c.id), list(rows[start:start + 5000]))
-        inserted += len(result.all())
-    return inserted
+        db.session.execute(statement, list(rows[start:start + 5000]))
 
 
 def sync_event_reminders(patient: Patient, events: Sequence[Any], now: datetime) -> None:

@@ -137,9 +137,10 @@ def test_the_bulk_enrolment_path_computes_rows_without_the_orm(db, patient):
     computed = reminder_rows_for(patient, event_like, reminder_policy(patient.study), NOW)
     assert [(row["rule"], row["send_at"], row["channel"]) for row in computed] == [
         ("dose.evening_before", utc(2026, 3, 9, 10, 0), "log"), ("dose.morning_of", utc(2026, 3, 9, 23, 30), "log")]
-    assert insert_reminder_rows(computed) == 2
-    assert insert_reminder_rows(reminder_rows_for(patient, event_like, reminder_policy(patient.study), NOW)) == 0
+    insert_reminder_rows(computed)
+    insert_reminder_rows(reminder_rows_for(patient, event_like, reminder_policy(patient.study), NOW))  # skipped
     db.session.commit()
+    assert len(rows(db)) == 2
     plan(db, patient, event)  # the planner agrees with what the bulk path wrote
     assert len(rows(db)) == 2
 
