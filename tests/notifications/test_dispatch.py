@@ -319,3 +319,31 @@ def test_the_cli_dispatches_in_process(runner, db, channels):
     result = runner.invoke(args=["reminders", "dispatch", "--in-process"])
     assert result.exit_code == 0, result.output
     assert "claimed" in result.output
+
+
+def test_a_row_another_dispatcher_holds_is_skipped_not_waited_for(app, db, channels):
+    """FOR UPDATE SKIP LOCKED: dispatchers on other machines never claim (or block on) the same row."""
+    patient, _ = patient_with_account()
+    planned_visit(db, patient)
+    first_id = reminders(db)[0].id
+    with db.engine.connect() as other:  # another dispatcher, mid-claim
+        other.execute(sa.text("SELECT id FROM reminders WHERE id = :id FOR UPDATE"), {"id": first_id})
+        (claim,) = claim_due_reminders(LATER)
+        assert first_id not in claim.ids and len(claim.ids) == 1
+        other.rollback()
+    (later,) = claim_due_reminders(LATER)
+    assert later.ids == (first_id,)
+
+
+def test_staff_accounts_carry_the_address_staff_messages_go_to(db, client, auth):
+    from tests.factories import StudyFactory
+
+    admin = UserFactory(role="admin")
+    StudyFactory(code="ST")
+    answer = client.post("/api/v1/users", json={"username": "coord2", "password": "long enough pw", "role": "coordinator",
+                                                "studies": ["ST"], "email": "coord2@example.org"},
+                         headers=auth.headers(admin))
+    assert answer.status_code == 201 and answer.get_json()["email"] == "coord2@example.org"
+    bad = client.post("/api/v1/users", json={"username": "coord3", "password": "long enough pw", "role": "coordinator",
+                                             "email": "not an address"}, headers=auth.headers(admin))
+    assert bad.status_code == 422 and "email" in bad.get_json()["errors"]["json"]
