@@ -51,10 +51,12 @@ def dispatch_command(in_process):
         click.echo(f"{report.summary()}; sent {delivered.sent}, failed {delivered.failed}, "
                    f"cancelled {delivered.cancelled}, retrying {len(delivered.retrying)}")
         return
-    results = run_periodic_tasks()
+    results, errors = run_periodic_tasks()
     for name, result in results.items():
         click.echo(f"{name}: {result.summary() if isinstance(result, DispatchReport) else result}")
-    if any(isinstance(result, DispatchReport) and result.redis_down for result in results.values()):
+    for error in errors:
+        click.echo(f"failed: {error}", err=True)
+    if errors or any(isinstance(result, DispatchReport) and result.redis_down for result in results.values()):
         raise SystemExit(1)
 
 

@@ -21,6 +21,8 @@ job (`deliver_staff_notifications`).
 """
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import logging
 import uuid
 from collections.abc import Callable, Sequence
@@ -44,6 +46,7 @@ log = logging.getLogger(__name__)
 REMINDER_QUEUE = "reminders"
 DISPATCH_QUEUE = "dispatch"
 TICK_LOCK = "cadence:dispatch:tick"
+ALERTS_MODULE = "backend.services.alerts"
 
 
 @dataclass(frozen=True)
@@ -252,13 +255,9 @@ def escalate_overdue_alerts_if_available(now: datetime) -> Any:
     """Hook for the symptom-alert work: calls `backend.services.alerts.escalate_overdue_alerts(now)`
     when that module has it (built in a parallel branch). Runs before dispatch so the escalation
     messages it writes to the staff outbox leave in the same tick."""
-    try:
-        from backend.services import alerts
-    except ImportError as error:
-        if error.name not in ("backend.services.alerts", None):
-            raise  # the module exists but is broken: say so
+    if importlib.util.find_spec(ALERTS_MODULE) is None:
         return None
-    escalate = getattr(alerts, "escalate_overdue_alerts", None)
+    escalate = getattr(importlib.import_module(ALERTS_MODULE), "escalate_overdue_alerts", None)
     return escalate(now) if escalate is not None else None
 
 
@@ -274,7 +273,9 @@ class PeriodicTaskFailed(RuntimeError):
     """One or more periodic tasks raised; the others still ran."""
 
 
-def run_periodic_tasks(now: datetime | None = None) -> dict[str, Any]:
+def run_periodic_tasks(now: datetime | None = None) -> tuple[dict[str, Any], list[str]]:
+    """Run every task of PERIODIC_TASKS; a failing task does not stop the others. Returns (results by
+    task name, errors)."""
     now = now or utcnow()
     results: dict[str, Any] = {}
     errors: list[str] = []
@@ -287,9 +288,7 @@ def run_periodic_tasks(now: datetime | None = None) -> dict[str, Any]:
             errors.append(f"{task.__name__}: {error!r}")
             continue
         results[task.__name__] = result
-    if errors:
-        raise PeriodicTaskFailed("; ".join(errors))
-    return results
+    return results, errors
 
 
 def periodic_tick() -> dict[str, Any]:
@@ -302,7 +301,9 @@ def periodic_tick() -> dict[str, Any]:
     if not lock.acquire(blocking=False):
         return {"skipped": "another tick is running"}
     try:
-        results = run_periodic_tasks()
+        results, errors = run_periodic_tasks()
+        if errors:
+            raise PeriodicTaskFailed("; ".join(errors))  # RQ records it; the other tasks did run
         return {name: r.summary() if isinstance(r, DispatchReport) else r for name, r in results.items()}
     finally:
         try:

@@ -1,5 +1,7 @@
 """Dispatch and delivery (notifications/dispatch.py, delivery.py): claims, sending once, retries,
 fall-backs, the staff outbox. Real PostgreSQL and Redis; providers are scripted stand-ins."""
+import importlib.machinery
+import importlib.util
 import sys
 import types
 import uuid
@@ -298,19 +300,49 @@ def test_a_full_queue_pauses_claiming(app, db, channels):
     assert report.backlog and report.reminders_claimed == 0
 
 
+def _fake_alerts_module(**attributes):
+    module = types.ModuleType("backend.services.alerts")
+    module.__spec__ = importlib.machinery.ModuleSpec("backend.services.alerts", None)
+    for name, value in attributes.items():
+        setattr(module, name, value)
+    return module
+
+
 def test_the_periodic_tick_escalates_alerts_when_that_service_exists(app, db, channels, monkeypatch):
     calls = []
-    alerts = types.ModuleType("backend.services.alerts")
-    alerts.escalate_overdue_alerts = lambda now: calls.append(now) or 0
-    monkeypatch.setitem(sys.modules, "backend.services.alerts", alerts)
-    results = run_periodic_tasks(LATER)
-    assert calls == [LATER]
+    monkeypatch.setitem(sys.modules, "backend.services.alerts",
+                        _fake_alerts_module(escalate_overdue_alerts=lambda now: calls.append(now) or 0))
+    results, errors = run_periodic_tasks(LATER)
+    assert calls == [LATER] and errors == []
     assert [task.__name__ for task in PERIODIC_TASKS] == list(results)
 
 
-def test_the_periodic_tick_runs_without_the_alerts_service(app, db, channels, monkeypatch):
-    monkeypatch.setitem(sys.modules, "backend.services.alerts", None)  # import fails
-    assert run_periodic_tasks(LATER)["escalate_overdue_alerts_if_available"] is None
+@pytest.mark.parametrize("module", [
+    pytest.param(None, id="no-alerts-module-yet"),
+    pytest.param(_fake_alerts_module(), id="alerts-module-without-escalation"),
+])
+def test_the_periodic_tick_runs_without_the_alerts_escalation(app, db, channels, monkeypatch, module):
+    if module is None:
+        monkeypatch.delitem(sys.modules, "backend.services.alerts", raising=False)
+        real_find_spec = importlib.util.find_spec
+        monkeypatch.setattr(importlib.util, "find_spec",
+                            lambda name, *a: None if name == "backend.services.alerts" else real_find_spec(name, *a))
+    else:
+        monkeypatch.setitem(sys.modules, "backend.services.alerts", module)
+    results, errors = run_periodic_tasks(LATER)
+    assert results["escalate_overdue_alerts_if_available"] is None and errors == []
+
+
+def test_a_failing_periodic_task_does_not_stop_dispatch(app, db, channels, monkeypatch):
+    def broken(now):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr("notifications.dispatch.PERIODIC_TASKS", [broken, PERIODIC_TASKS[-1]])
+    patient, _ = patient_with_account()
+    planned_visit(db, patient)
+    results, errors = run_periodic_tasks(LATER)
+    assert errors == ["broken: RuntimeError('boom')"]
+    assert results["dispatch_due_task"].reminders_claimed == 2
 
 
 def test_the_cli_dispatches_in_process(runner, db, channels):

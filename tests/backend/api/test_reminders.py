@@ -7,6 +7,7 @@ import sqlalchemy as sa
 
 from backend.errors import InvalidInput
 from backend.models import AuditRecord, Device, Event, PatientTimezoneChange, Reminder
+from backend.models.audit import SYSTEM_ACTOR, current_actor
 from backend.services.reminders import (
     change_patient_timezone,
     insert_reminder_rows,
@@ -210,9 +211,14 @@ def test_clearing_the_patients_zone_falls_back_to_the_sites(db, log_only):
     patient, _ = patient_with_account(site=SiteFactory(timezone="Europe/London"), timezone="America/New_York")
     visit = EventFactory(patient=patient, kind="dose", target_date=date(2026, 3, 10))
     plan(db, patient, visit)
-    change_patient_timezone(patient, None, "back home", NOW)
+    token = current_actor.set(SYSTEM_ACTOR)  # a command or job: no user to name
+    try:
+        change_patient_timezone(patient, None, "back home", NOW)
+    finally:
+        current_actor.reset(token)
     assert live(db, visit)[1] == ("dose.morning_of", utc(2026, 3, 10, 7, 30))
-    assert [h.old_timezone for h in db.session.scalars(sa.select(PatientTimezoneChange))] == ["America/New_York"]
+    assert [(h.old_timezone, h.changed_by) for h in db.session.scalars(sa.select(PatientTimezoneChange))] == [
+        ("America/New_York", None)]
 
 
 def test_an_unknown_zone_is_refused_naming_the_field(db, patient):
