@@ -1,4 +1,4 @@
-"""flask CLI: the first admin, the demo, patient import, alert escalation, the daily PFS early-warning scan."""
+"""flask CLI: the first admin, the demo, patient import, alert escalation, the PFS scan, reminder dispatch."""
 from __future__ import annotations
 
 import click
@@ -11,6 +11,7 @@ demo_cli = AppGroup("demo", help="Demo data for a laptop.")
 alerts_cli = AppGroup("alerts", help="Symptom alerts.")
 pfs_cli = AppGroup("pfs", help="Progression-free survival: the early warning.")
 patients_cli = AppGroup("patients", help="Patients and their calendars.")
+reminders_cli = AppGroup("reminders", help="Patient reminders and the staff outbox.")
 
 
 @users_cli.command("create")
@@ -122,4 +123,28 @@ def import_patients_command(file):
 
 
 
-COMMAND_GROUPS = [users_cli, demo_cli, patients_cli, alerts_cli, pfs_cli]
+
+@reminders_cli.command("dispatch")
+@click.option("--in-process", is_flag=True, help="Send synchronously in this process (no Redis, no RQ worker).")
+def dispatch_command(in_process):
+    """Claim due reminders and staff messages and enqueue their delivery (the plain-cron fallback of the
+    worker's periodic tick); exits 1 when Redis is unavailable, leaving everything due for the next run."""
+    from notifications.dispatch import DispatchReport, dispatch_due_in_process, run_periodic_tasks
+
+    if in_process:
+        report = dispatch_due_in_process()
+        delivered = report.delivered
+        click.echo(f"{report.summary()}; sent {delivered.sent}, failed {delivered.failed}, "
+                   f"cancelled {delivered.cancelled}, retrying {len(delivered.retrying)}")
+        return
+    results, errors = run_periodic_tasks()
+    for name, result in results.items():
+        click.echo(f"{name}: {result.summary() if isinstance(result, DispatchReport) else result}")
+    for error in errors:
+        click.echo(f"failed: {error}", err=True)
+    if errors or any(isinstance(result, DispatchReport) and result.redis_down for result in results.values()):
+        raise SystemExit(1)
+
+
+
+COMMAND_GROUPS = [users_cli, demo_cli, patients_cli, alerts_cli, pfs_cli, reminders_cli]

@@ -30,6 +30,21 @@ def normalise_database_url(url: str) -> str:
     return url
 
 
+def parse_intervals(value: Any) -> list[int]:
+    """Retry back-off in seconds: "60,300,900" or a list; one retry per entry, "" for none."""
+    if isinstance(value, str):
+        items = [item.strip() for item in value.split(",") if item.strip()]
+    else:
+        items = list(value or [])
+    try:
+        intervals = [int(item) for item in items]
+    except (TypeError, ValueError):
+        raise ConfigurationError(f"REMINDER_RETRY_INTERVALS must be whole seconds, e.g. 60,300,900; got {value!r}.") from None
+    if any(interval < 0 for interval in intervals):
+        raise ConfigurationError(f"REMINDER_RETRY_INTERVALS cannot be negative; got {value!r}.")
+    return intervals
+
+
 def load_config(environ: Mapping[str, str] | None = None, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Build the Flask config mapping from environment variables and explicit overrides."""
     env = dict(os.environ if environ is None else environ)
@@ -63,6 +78,15 @@ def load_config(environ: Mapping[str, str] | None = None, overrides: Mapping[str
         "PRO_CTCAE_TRANSLATIONS_DIR": env.get("PRO_CTCAE_TRANSLATIONS_DIR", ""),
         "NOTIFY_CHANNEL_DEFAULT": env.get("NOTIFY_CHANNEL_DEFAULT", "log"),
         "LOG_LEVEL": env.get("LOG_LEVEL", "INFO"),
+        # Reminders (notifications/dispatch.py explains claims, leases and retries).
+        "REMINDER_BATCH_SIZE": env.get("REMINDER_BATCH_SIZE", "100"),
+        "REMINDER_RETRY_INTERVALS": env.get("REMINDER_RETRY_INTERVALS", "60,300,900"),
+        "REMINDER_LEASE_SECONDS": env.get("REMINDER_LEASE_SECONDS", "300"),
+        "REMINDER_DISPATCH_LIMIT": env.get("REMINDER_DISPATCH_LIMIT", "10000"),
+        "REMINDER_MAX_QUEUED_JOBS": env.get("REMINDER_MAX_QUEUED_JOBS", "500"),
+        "REMINDER_JOB_TIMEOUT_SECONDS": env.get("REMINDER_JOB_TIMEOUT_SECONDS", "600"),
+        "DISPATCH_INTERVAL_SECONDS": env.get("DISPATCH_INTERVAL_SECONDS", "30"),
+        "QUIET_HOURS": env.get("QUIET_HOURS", "21:00-08:00"),
     }
     # Channel settings are passed through untouched; notifications.channels.registry documents them.
     for key, value in env.items():
@@ -70,6 +94,15 @@ def load_config(environ: Mapping[str, str] | None = None, overrides: Mapping[str
             config[key] = value
     config.update(overrides)
     config["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(config["SQLALCHEMY_DATABASE_URI"])
+    config["REMINDER_RETRY_INTERVALS"] = parse_intervals(config["REMINDER_RETRY_INTERVALS"])
+    for name in ("REMINDER_BATCH_SIZE", "REMINDER_LEASE_SECONDS", "REMINDER_DISPATCH_LIMIT",
+                 "REMINDER_MAX_QUEUED_JOBS", "REMINDER_JOB_TIMEOUT_SECONDS", "DISPATCH_INTERVAL_SECONDS"):
+        try:
+            config[name] = int(config[name])
+        except (TypeError, ValueError):
+            config[name] = 0
+        if config[name] < 1:
+            raise ConfigurationError(f"{name} must be a positive whole number.")
 
     missing = [name for name in ("SECRET_KEY", "JWT_SECRET_KEY") if not config.get(name)]
     if missing:

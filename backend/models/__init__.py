@@ -4,14 +4,17 @@ from backend.models.alerts import SymptomAlert
 from backend.models.assessments import PatientOutcome, TumourAssessment
 from backend.models.audit import AuditRecord
 from backend.models.base import Base
+from backend.models.devices import Device
 from backend.models.events import Event
 from backend.models.notifications import StaffNotification
 from backend.models.patients import Patient
+from backend.models.reminders import DeliveryAttempt, PatientTimezoneChange, Reminder
 from backend.models.studies import Site, Study
 from backend.models.symptoms import SymptomReport
 from backend.models.users import RevokedToken, User
 
 __all__ = [
-    "AdverseEvent", "AuditRecord", "Base", "Event", "Patient", "PatientOutcome", "RevokedToken", "Site",
-    "StaffNotification", "Study", "SymptomAlert", "SymptomReport", "TumourAssessment", "User",
+    "AdverseEvent", "AuditRecord", "Base", "DeliveryAttempt", "Device", "Event", "Patient", "PatientOutcome",
+    "PatientTimezoneChange", "Reminder", "RevokedToken", "Site", "StaffNotification", "Study", "SymptomAlert",
+    "SymptomReport", "TumourAssessment", "User",
 ]

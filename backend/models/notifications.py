@@ -35,4 +35,7 @@ class StaffNotification(IdMixin, Base):
     attempts: so.Mapped[int] = so.mapped_column(default=0)
     last_error: so.Mapped[str | None] = so.mapped_column(sa.Text)
     sent_at: so.Mapped[datetime | None]
+    # The dispatcher's claim (migration 0004): a queued row whose lease ran out is claimed again.
+    claim_id: so.Mapped[uuid.UUID | None]
+    lease_until: so.Mapped[datetime | None]
     created_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)

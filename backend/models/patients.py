@@ -37,6 +37,9 @@ class Patient(Audited, IdMixin, TimestampMixin, Base):
     # SHA-256 (hex) of the secret in the patient's calendar-feed URL; the secret itself is shown
     # once when issued and never stored, so a database leak does not expose the feeds.
     calendar_feed_hash: so.Mapped[str | None] = so.mapped_column(sa.String(64), unique=True)
+    # Contact routes for reminders when the patient has no active device (migration 0004, reminders work).
+    phone: so.Mapped[str | None] = so.mapped_column(sa.String(32))  # E.164
+    email: so.Mapped[str | None] = so.mapped_column(sa.String(254))
 
     study: so.Mapped[Study] = so.relationship(lazy="joined")
     site: so.Mapped[Site] = so.relationship(lazy="joined")

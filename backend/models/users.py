@@ -36,6 +36,7 @@ class User(Audited, IdMixin, TimestampMixin, Base):
     password_hash: so.Mapped[str] = so.mapped_column(sa.String(255))
     role: so.Mapped[str] = so.mapped_column(sa.String(20))
     is_active: so.Mapped[bool] = so.mapped_column(default=True)
+    email: so.Mapped[str | None] = so.mapped_column(sa.String(254))  # staff messages; none: the log channel
 
     sites: so.Mapped[list["Site"]] = so.relationship(secondary=user_sites, lazy="selectin")  # noqa: F821
     studies: so.Mapped[list["Study"]] = so.relationship(secondary=user_studies, lazy="selectin")  # noqa: F821

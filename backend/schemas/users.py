@@ -12,6 +12,8 @@ class UserCreateSchema(ma.Schema):
     role = ma.fields.String(required=True, validate=ma.validate.OneOf(ROLES))
     sites = ma.fields.List(ma.fields.String(), load_default=list, metadata={"description": "Site codes (nurses)"})
     studies = ma.fields.List(ma.fields.String(), load_default=list, metadata={"description": "Study codes (coordinators)"})
+    email = ma.fields.Email(load_default=None, validate=ma.validate.Length(max=254),
+                            metadata={"description": "Where staff messages go (none: the log channel)"})
 
 
 class UserSchema(ma.Schema):
@@ -19,6 +21,7 @@ class UserSchema(ma.Schema):
     username = ma.fields.String(dump_only=True)
     role = ma.fields.String(dump_only=True)
     is_active = ma.fields.Boolean(dump_only=True)
+    email = ma.fields.String(dump_only=True, allow_none=True)
     sites = ma.fields.Function(lambda user: sorted(site.code for site in user.sites), dump_only=True)
     studies = ma.fields.Function(lambda user: sorted(study.code for study in user.studies), dump_only=True)
     created_at = UtcDateTime(dump_only=True)

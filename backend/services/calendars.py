@@ -38,6 +38,7 @@ from backend.extensions import db
 from backend.models import Event, Patient, Site
 from backend.models.audit import REASON_KEY, record
 from backend.models.base import utcnow
+from backend.services import reminders
 from backend.services.regimens import regimen_for
 from schedules.calendars import (
     AgentDose,
@@ -72,12 +73,18 @@ _PLANNED_FIELDS = ("cycle", "day", "label", "agents", "protocol_date", "target_d
 
 # -- the reminders hook ---------------------------------------------------------------------------
 
-def _sync_reminders(patient: Patient, events: Sequence[EventRow], now: datetime) -> None:
+def _sync_reminders(patient: Patient, events: Sequence[EventRow], now: datetime, *, fresh: bool) -> None:
     """Called once, in the caller's transaction, after every plan and re-plan with each event
-    created, updated or cancelled (and an event just recorded). Rows carry `Event`'s column
-    attributes. The reminders work (`backend.services.reminders.sync_event_reminders`) plugs in
-    here at merge."""
-    return None
+    created, updated or cancelled (and an event just recorded): the reminder outbox follows the
+    calendar in the same transaction. A fresh calendar (enrolment) has no reminders to reconcile,
+    so its rows are inserted straight away."""
+    if fresh:
+        policy = reminders.reminder_policy(patient.study)
+        channel, zone = reminders.planned_channel(patient), patient.effective_timezone
+        reminders.insert_reminder_rows([row for event in events for row in reminders.reminder_rows_for(
+            patient, event, policy, now, channel=channel, zone_name=zone)])
+    else:
+        reminders.sync_event_reminders(patient, events, now)
 
 
 # -- time -----------------------------------------------------------------------------------------
@@ -401,7 +408,7 @@ def _write_changes(patient: Patient, stored: Sequence[EventRow], changes: Calend
                 session.expire(obj)
 
     touched = [*also, *created, *updated, *cancelled]
-    _sync_reminders(patient, touched, now)
+    _sync_reminders(patient, touched, now, fresh=not stored and not also)
     return touched
 
 

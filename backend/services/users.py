@@ -25,7 +25,7 @@ def create_user(principal: Principal | None, data: dict[str, Any], *, commit: bo
         if any(s.study_id not in principal.study_ids for s in sites) or any(s.id not in principal.study_ids for s in studies):
             raise InvalidInput("sites", "You may only assign sites and studies of your own studies.")
     user = User(username=data["username"], password_hash=hash_password(data["password"]), role=role,
-                sites=sites, studies=studies)
+                sites=sites, studies=studies, email=data.get("email"))
     db.session.add(user)
     if commit:
         db.session.commit()

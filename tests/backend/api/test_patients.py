@@ -226,7 +226,7 @@ def test_a_failing_enrolment_leaves_nothing_half_written(client, auth, site, mon
     from backend.extensions import db
     from backend.services import calendars
 
-    def failing(patient, events, now):
+    def failing(patient, events, now, **kwargs):
         raise Conflict("reminders refused", reason="test_failure")
 
     monkeypatch.setattr(calendars, "_sync_reminders", failing)

@@ -1,0 +1,324 @@
+"""The periodic dispatcher: claim what is due in the database, hand it to RQ in batches.
+
+One tick (`periodic_tick`, enqueued every DISPATCH_INTERVAL_SECONDS by rq's cron scheduler that
+`python -m notifications.worker` starts, or `flask reminders dispatch` from a plain cron) runs every
+task of `PERIODIC_TASKS`. The reminder task:
+
+1. settles rows stuck in `sending` past their lease as `failed` + an `ambiguous` attempt (the one case
+   where a message may or may not have left; notifications/delivery.py explains why it is not resent);
+2. claims due rows — `scheduled` with `send_at <= now`, or `queued` whose lease ran out (their job was
+   lost: Redis flushed, worker killed) — with `SELECT ... FOR UPDATE SKIP LOCKED`, so dispatchers on
+   several machines never claim the same row; each batch of REMINDER_BATCH_SIZE rows gets a claim id
+   and a lease (REMINDER_LEASE_SECONDS) and is committed as `queued`;
+3. enqueues one delivery job per claim with `Queue.enqueue_many` (built with `Queue.prepare_data`),
+   job id `reminders-<claim id>` and `Retry(max=len(REMINDER_RETRY_INTERVALS), interval=...)`.
+
+Only the database is needed to plan reminders. When Redis is down the tick claims nothing (or hands
+its claims back at once if Redis fails in between) and says so; the rows stay due and the next tick
+after Redis returns sends them, once. Without RQ at all, `dispatch_due_in_process(now)` claims and
+sends synchronously. The staff outbox (`staff_notifications`) goes through the same steps with its own
+job (`deliver_staff_notifications`).
+"""
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import redis
+import sqlalchemy as sa
+from flask import current_app
+from rq import Queue, Retry
+from rq.job import get_current_job
+
+from backend.extensions import db
+from backend.models import DeliveryAttempt, Reminder, StaffNotification
+from backend.models.base import utcnow
+from notifications.delivery import BatchOutcome, RetryPolicy, deliver_reminder_batch, deliver_staff_batch
+
+log = logging.getLogger(__name__)
+
+REMINDER_QUEUE = "reminders"
+DISPATCH_QUEUE = "dispatch"
+TICK_LOCK = "cadence:dispatch:tick"
+PFS_SCAN_KEY = "cadence:pfs-scan:recent"
+
+
+@dataclass(frozen=True)
+class Claim:
+    claim_id: uuid.UUID
+    ids: tuple[uuid.UUID, ...]
+
+
+@dataclass
+class DispatchReport:
+    reminders_claimed: int = 0
+    staff_claimed: int = 0
+    jobs_enqueued: int = 0
+    ambiguous: int = 0
+    redis_down: bool = False
+    backlog: bool = False
+    delivered: BatchOutcome = field(default_factory=BatchOutcome)  # in-process dispatch only
+
+    def summary(self) -> str:
+        parts = [f"{self.reminders_claimed} reminder(s) and {self.staff_claimed} staff message(s) claimed",
+                 f"{self.jobs_enqueued} job(s) enqueued"]
+        if self.ambiguous:
+            parts.append(f"{self.ambiguous} ambiguous send(s) marked failed")
+        if self.backlog:
+            parts.append("reminder queue full: claiming paused")
+        if self.redis_down:
+            parts.append("Redis is unavailable: due messages stay in the database for the next run")
+        return "; ".join(parts)
+
+
+# --- Redis --------------------------------------------------------------------------------------------
+def rq_connection() -> redis.Redis:
+    """Redis for enqueueing, with a short connect timeout so an outage costs little."""
+    client = current_app.extensions.get("cadence.rq_redis")
+    if client is None:
+        timeout = float(current_app.config["REDIS_SOCKET_TIMEOUT_SECONDS"])
+        client = redis.Redis.from_url(current_app.config["REDIS_URL"], socket_connect_timeout=timeout,
+                                      socket_timeout=max(timeout, 5.0))
+        current_app.extensions["cadence.rq_redis"] = client
+    return client
+
+
+def retry_for_jobs() -> Retry | None:
+    intervals = list(current_app.config["REMINDER_RETRY_INTERVALS"])
+    return Retry(max=len(intervals), interval=intervals) if intervals else None
+
+
+# --- claiming --------------------------------------------------------------------------------------------
+def settle_ambiguous(now: datetime) -> int:
+    """Rows left `sending` past their lease: the worker died mid-send. Never-twice: mark them failed."""
+    error = "ambiguous: the worker stopped while the provider had the message; not resent (never twice)"
+    ids = list(db.session.scalars(
+        sa.update(Reminder).where(Reminder.status == "sending", Reminder.lease_until < now)
+        .values(status="failed", last_error=error, lease_until=None, updated_at=now)
+        .returning(Reminder.id), execution_options={"synchronize_session": False}))
+    for reminder_id in ids:
+        db.session.add(DeliveryAttempt(reminder_id=reminder_id, at=now, channel="-", outcome="ambiguous", error=error))
+    db.session.commit()
+    if ids:
+        log.warning("%d reminder(s) were in flight when their worker stopped; marked failed for staff", len(ids))
+    return len(ids)
+
+
+def _claim(model, now: datetime, limit: int, batch_size: int, lease_seconds: int) -> list[Claim]:
+    due = sa.or_(sa.and_(model.status == "scheduled", model.send_at <= now),
+                 sa.and_(model.status == "queued", model.lease_until < now))
+    ids = list(db.session.scalars(
+        sa.select(model.id).where(due).order_by(model.send_at).limit(limit).with_for_update(skip_locked=True)))
+    claims = [Claim(uuid.uuid4(), tuple(ids[start:start + batch_size])) for start in range(0, len(ids), batch_size)]
+    values: dict[str, Any] = {"status": "queued", "lease_until": now + timedelta(seconds=lease_seconds)}
+    if model is Reminder:
+        values["updated_at"] = now
+    for claim in claims:
+        db.session.execute(sa.update(model).where(model.id.in_(claim.ids)).values(claim_id=claim.claim_id, **values),
+                           execution_options={"synchronize_session": False})
+    db.session.commit()
+    return claims
+
+
+def claim_due_reminders(now: datetime, *, limit: int | None = None, batch_size: int | None = None) -> list[Claim]:
+    config = current_app.config
+    return _claim(Reminder, now, limit or config["REMINDER_DISPATCH_LIMIT"], batch_size or config["REMINDER_BATCH_SIZE"],
+                  config["REMINDER_LEASE_SECONDS"])
+
+
+def claim_due_staff_notifications(now: datetime, *, limit: int | None = None) -> list[Claim]:
+    config = current_app.config
+    return _claim(StaffNotification, now, limit or config["REMINDER_DISPATCH_LIMIT"], config["REMINDER_BATCH_SIZE"],
+                  config["REMINDER_LEASE_SECONDS"])
+
+
+def release_claims(model, claims: Sequence[Claim]) -> None:
+    """Hand claims back (Redis refused them): the rows are due again at once."""
+    for claim in claims:
+        db.session.execute(
+            sa.update(model).where(model.claim_id == claim.claim_id, model.status == "queued")
+            .values(status="scheduled", claim_id=None, lease_until=None),
+            execution_options={"synchronize_session": False})
+    db.session.commit()
+
+
+def enqueue_claims(connection: redis.Redis, claims: Sequence[Claim], job: Callable, prefix: str) -> int:
+    """One RQ job per claim, deterministic id `<prefix>-<claim id>`, in one pipeline."""
+    if not claims:
+        return 0
+    config = current_app.config
+    queue = Queue(REMINDER_QUEUE, connection=connection)
+    retry = retry_for_jobs()
+    datas = [Queue.prepare_data(job, args=(str(claim.claim_id), [str(i) for i in claim.ids]),
+                                job_id=f"{prefix}-{claim.claim_id}", timeout=config["REMINDER_JOB_TIMEOUT_SECONDS"],
+                                retry=retry, result_ttl=3600, failure_ttl=7 * 24 * 3600,
+                                description=f"deliver {len(claim.ids)} {prefix}")
+             for claim in claims]
+    with connection.pipeline() as pipe:
+        queue.enqueue_many(datas, pipeline=pipe)
+        pipe.execute()
+    return len(datas)
+
+
+# --- the dispatcher ------------------------------------------------------------------------------------------
+def dispatch_due(now: datetime | None = None, *, connection: redis.Redis | None = None) -> DispatchReport:
+    """Claim what is due and enqueue delivery jobs; never raises because Redis is down."""
+    from notifications.jobs import deliver_reminders, deliver_staff_notifications
+
+    now = now or utcnow()
+    report = DispatchReport()
+    report.ambiguous = settle_ambiguous(now)
+    connection = connection or rq_connection()
+    try:
+        connection.ping()
+        backlog = Queue(REMINDER_QUEUE, connection=connection).count
+    except redis.RedisError as error:
+        log.warning("dispatch skipped, Redis is unavailable: %s", error)
+        report.redis_down = True
+        return report
+    max_jobs = current_app.config["REMINDER_MAX_QUEUED_JOBS"]
+    for model, job, prefix in ((StaffNotification, deliver_staff_notifications, "staff"),
+                               (Reminder, deliver_reminders, "reminders")):
+        while True:
+            if model is Reminder and backlog >= max_jobs:
+                report.backlog = True  # workers are behind: leave the rows for a later tick
+                break
+            claims = claim_due_staff_notifications(now) if model is StaffNotification else claim_due_reminders(now)
+            if not claims:
+                break
+            try:
+                enqueued = enqueue_claims(connection, claims, job, prefix)
+            except redis.RedisError as error:
+                log.warning("Redis refused %d job(s), claims handed back: %s", len(claims), error)
+                release_claims(model, claims)
+                report.redis_down = True
+                return report
+            claimed = sum(len(claim.ids) for claim in claims)
+            if model is Reminder:
+                report.reminders_claimed += claimed
+                backlog += enqueued
+            else:
+                report.staff_claimed += claimed
+            report.jobs_enqueued += enqueued
+            if claimed < current_app.config["REMINDER_DISPATCH_LIMIT"]:
+                break
+    return report
+
+
+def dispatch_due_in_process(now: datetime | None = None) -> DispatchReport:
+    """Claim and send synchronously, without Redis or RQ (a laptop without Redis; tests; a cron).
+
+    Same claims and guarantees as the RQ path; a transient failure leaves the row queued until its
+    back-off has passed, and a later call picks it up again.
+    """
+    now = now or utcnow()
+    report = DispatchReport()
+    report.ambiguous = settle_ambiguous(now)
+    retry = RetryPolicy.from_config(queued_by_rq=False)
+
+    def clock() -> datetime:
+        return now
+
+    for claim in claim_due_staff_notifications(now):
+        report.staff_claimed += len(claim.ids)
+        _add(report.delivered, deliver_staff_batch(claim.claim_id, claim.ids, retry=retry, clock=clock))
+    while claims := claim_due_reminders(now):
+        for claim in claims:
+            report.reminders_claimed += len(claim.ids)
+            _add(report.delivered, deliver_reminder_batch(claim.claim_id, claim.ids, retry=retry, clock=clock))
+        if sum(len(claim.ids) for claim in claims) < current_app.config["REMINDER_DISPATCH_LIMIT"]:
+            break
+    # The staff outbox again: survey call tasks written by the reminders just sent.
+    for claim in claim_due_staff_notifications(now):
+        report.staff_claimed += len(claim.ids)
+        _add(report.delivered, deliver_staff_batch(claim.claim_id, claim.ids, retry=retry, clock=clock))
+    return report
+
+
+def _add(total: BatchOutcome, part: BatchOutcome) -> None:
+    total.sent += part.sent
+    total.cancelled += part.cancelled
+    total.skipped += part.skipped
+    total.failed += part.failed
+    total.retrying += part.retrying
+    total.gave_up += part.gave_up
+
+
+# --- periodic tasks ---------------------------------------------------------------------------------------------
+def escalate_alerts_task(now: datetime) -> Any:
+    """Symptom alerts left open past their study's limit go to its coordinators. Runs before dispatch
+    so the escalation messages it writes to the staff outbox leave in the same tick."""
+    from backend.services.alerts import escalate_overdue_alerts
+
+    return escalate_overdue_alerts(now)
+
+
+PFS_SCAN_EVERY_SECONDS = 3600
+
+
+def pfs_scan_task(now: datetime) -> Any:
+    """The PFS early warning (at risk, deadline near) for every on-study patient, at most hourly across
+    all workers: a Redis key with a TTL says a scan ran recently. Queued messages are deduplicated, so
+    a second scan would only cost time."""
+    from backend.services.pfs import scan_pfs_risk
+
+    connection = rq_connection()
+    if not connection.set(PFS_SCAN_KEY, now.isoformat(), nx=True, ex=PFS_SCAN_EVERY_SECONDS):
+        return "skipped: scanned within the hour"
+    return scan_pfs_risk(now)
+
+
+def dispatch_due_task(now: datetime) -> DispatchReport:
+    return dispatch_due(now)
+
+
+# Each is called with the tick's `now` (aware UTC), in order; dispatch last, so what the others queue
+# leaves in the same tick.
+PERIODIC_TASKS: list[Callable[[datetime], Any]] = [escalate_alerts_task, pfs_scan_task, dispatch_due_task]
+
+
+class PeriodicTaskFailed(RuntimeError):
+    """One or more periodic tasks raised; the others still ran."""
+
+
+def run_periodic_tasks(now: datetime | None = None) -> tuple[dict[str, Any], list[str]]:
+    """Run every task of PERIODIC_TASKS; a failing task does not stop the others. Returns (results by
+    task name, errors)."""
+    now = now or utcnow()
+    results: dict[str, Any] = {}
+    errors: list[str] = []
+    for task in PERIODIC_TASKS:
+        try:
+            result = task(now)
+        except Exception as error:  # the others must still run; re-raised below so RQ records it
+            db.session.rollback()
+            log.exception("periodic task %s failed", task.__name__)
+            errors.append(f"{task.__name__}: {error!r}")
+            continue
+        results[task.__name__] = result
+    return results, errors
+
+
+def periodic_tick() -> dict[str, Any]:
+    """RQ job run every DISPATCH_INTERVAL_SECONDS. Cron schedulers on several machines may each enqueue
+    it; a Redis lock lets one tick run at a time (claims are safe anyway; this saves the work)."""
+    job = get_current_job()
+    connection = job.connection if job is not None else rq_connection()
+    interval = int(current_app.config["DISPATCH_INTERVAL_SECONDS"])
+    lock = connection.lock(TICK_LOCK, timeout=max(60, 10 * interval), blocking=False)
+    if not lock.acquire(blocking=False):
+        return {"skipped": "another tick is running"}
+    try:
+        results, errors = run_periodic_tasks()
+        if errors:
+            raise PeriodicTaskFailed("; ".join(errors))  # RQ records it; the other tasks did run
+        return {name: r.summary() if isinstance(r, DispatchReport) else r for name, r in results.items()}
+    finally:
+        try:
+            lock.release()
+        except redis.exceptions.LockError:
+            log.warning("the periodic tick outlived its lock")
