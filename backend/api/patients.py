@@ -4,7 +4,13 @@ from backend.api.base import Blueprint, paginate_select
 from backend.api.docs import errors
 from backend.auth import STAFF_ROLES, current_principal, require_roles, visible_patient
 from backend.extensions import db
-from backend.schemas.patients import DiscontinueSchema, PatientCreateSchema, PatientQuerySchema, PatientSchema
+from backend.schemas.patients import (
+    DiscontinueSchema,
+    PatientCreateSchema,
+    PatientQuerySchema,
+    PatientSchema,
+    PatientUpdateSchema,
+)
 from backend.services import patients as patients_service
 
 blp = Blueprint("patients", __name__, description="Enrolment, patient records and discontinuation")
@@ -39,6 +45,14 @@ class PatientById(MethodView):
     def get(self, id):
         """One patient (a patient sees their own record only)"""
         return visible_patient(current_principal(), id)
+
+    @require_roles(*STAFF_ROLES, "patient")
+    @blp.arguments(PatientUpdateSchema)
+    @blp.response(200, PatientSchema)
+    @errors(blp, 401, 403, 404)
+    def patch(self, data, id):
+        """Change the patient's time zone (pending reminders follow), language or contact details"""
+        return patients_service.update_patient(visible_patient(current_principal(), id), data)
 
 
 @blp.route("/patients/<id>/discontinue")

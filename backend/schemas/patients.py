@@ -24,6 +24,25 @@ class PatientCreateSchema(ma.Schema):
     locale = ma.fields.String(load_default="en", validate=ma.validate.OneOf(LOCALES))
     account = ma.fields.Nested(PatientAccountSchema, load_default=None, allow_none=True,
                                metadata={"description": "Creates the patient's app sign-in"})
+    phone = ma.fields.String(load_default=None, allow_none=True, validate=ma.validate.Regexp(r"^\+[1-9][0-9]{6,14}$"),
+                             metadata={"description": "E.164, for SMS reminders when the app is not installed"})
+    email = ma.fields.Email(load_default=None, allow_none=True, metadata={"description": "For e-mail reminders"})
+
+
+class PatientUpdateSchema(ma.Schema):
+    """What may change after enrolment: where the patient is, their language, how to reach them."""
+
+    timezone = ma.fields.String(allow_none=True, validate=validate_timezone,
+                                metadata={"description": "IANA zone; null follows the site's zone again"})
+    locale = ma.fields.String(validate=ma.validate.OneOf(LOCALES))
+    phone = ma.fields.String(allow_none=True, validate=ma.validate.Regexp(r"^\+[1-9][0-9]{6,14}$"))
+    email = ma.fields.Email(allow_none=True)
+    reason = ma.fields.String(validate=ma.validate.Length(min=1, max=2000), metadata={"description": "Why (audited)"})
+
+    @ma.validates_schema
+    def _something(self, data, **kwargs):
+        if not set(data) - {"reason"}:
+            raise ma.ValidationError("Give at least one of timezone, locale, phone, email.", "_schema")
 
 
 class PatientQuerySchema(ma.Schema):
@@ -31,6 +50,13 @@ class PatientQuerySchema(ma.Schema):
     status = ma.fields.String(load_default=None, validate=ma.validate.OneOf(PATIENT_STATUSES))
     study = ma.fields.String(load_default=None, metadata={"description": "Study code"})
     subject_id = ma.fields.String(load_default=None)
+
+
+class TimezoneChangeSchema(ma.Schema):
+    old_timezone = ma.fields.String(dump_only=True, allow_none=True)
+    new_timezone = ma.fields.String(dump_only=True, allow_none=True)
+    changed_at = UtcDateTime(dump_only=True)
+    reason = ma.fields.String(dump_only=True, allow_none=True)
 
 
 class PatientSchema(ma.Schema):

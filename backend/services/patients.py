@@ -16,8 +16,8 @@ from backend.errors import Conflict, DomainError, InvalidInput
 from backend.extensions import db
 from backend.models import Patient, Site, Study, User
 from backend.models.audit import REASON_KEY
-from backend.models.base import new_id
-from backend.services import calendars
+from backend.models.base import new_id, utcnow
+from backend.services import calendars, reminders
 from backend.services.regimens import regimen_for
 from backend.services.users import create_user
 from schedules.calendars import EventFact
@@ -110,7 +110,8 @@ def enrol_patient(principal: Principal | None, data: Mapping[str, Any], *,
             user.id = user_id = new_id()
         patient = Patient(study=study, site=site, subject_id=data["subject_id"], regimen=data["regimen"],
                           first_dose_date=data["first_dose_date"], timezone=data.get("timezone"),
-                          locale=data.get("locale") or "en", status="on_treatment", user_id=user_id)
+                          locale=data.get("locale") or "en", status="on_treatment", user_id=user_id,
+                          phone=data.get("phone"), email=data.get("email"))
         patient.id = new_id()
         session.add(patient)
         calendars.plan_new_patient(patient, visits)
@@ -124,6 +125,24 @@ def enrol_patient(principal: Principal | None, data: Mapping[str, Any], *,
     except Exception:
         if commit:
             session.rollback()
+        raise
+
+
+def update_patient(patient: Patient, data: Mapping[str, Any]) -> Patient:
+    """Language and contact details change in place; a new time zone re-plans every pending reminder
+    at the same local wall-clock times and is kept in the zone history. One transaction; commits."""
+    session = db.session
+    try:
+        session.info[REASON_KEY] = data.get("reason")
+        for name in ("locale", "phone", "email"):
+            if name in data:
+                setattr(patient, name, data[name])
+        if "timezone" in data:
+            reminders.change_patient_timezone(patient, data["timezone"], data.get("reason"), utcnow())
+        session.commit()
+        return patient
+    except Exception:
+        session.rollback()
         raise
 
 
