@@ -80,6 +80,7 @@ def load_config(environ: Mapping[str, str] | None = None, overrides: Mapping[str
         "LOG_LEVEL": env.get("LOG_LEVEL", "INFO"),
         # Reminders (notifications/dispatch.py explains claims, leases and retries).
         "REMINDER_BATCH_SIZE": env.get("REMINDER_BATCH_SIZE", "100"),
+        "REMINDER_HORIZON_DAYS": env.get("REMINDER_HORIZON_DAYS", "35"),
         "REMINDER_RETRY_INTERVALS": env.get("REMINDER_RETRY_INTERVALS", "60,300,900"),
         "REMINDER_LEASE_SECONDS": env.get("REMINDER_LEASE_SECONDS", "300"),
         "REMINDER_DISPATCH_LIMIT": env.get("REMINDER_DISPATCH_LIMIT", "10000"),
@@ -95,7 +96,7 @@ def load_config(environ: Mapping[str, str] | None = None, overrides: Mapping[str
     config.update(overrides)
     config["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(config["SQLALCHEMY_DATABASE_URI"])
     config["REMINDER_RETRY_INTERVALS"] = parse_intervals(config["REMINDER_RETRY_INTERVALS"])
-    for name in ("REMINDER_BATCH_SIZE", "REMINDER_LEASE_SECONDS", "REMINDER_DISPATCH_LIMIT",
+    for name in ("REMINDER_BATCH_SIZE", "REMINDER_HORIZON_DAYS", "REMINDER_LEASE_SECONDS", "REMINDER_DISPATCH_LIMIT",
                  "REMINDER_MAX_QUEUED_JOBS", "REMINDER_JOB_TIMEOUT_SECONDS", "DISPATCH_INTERVAL_SECONDS"):
         try:
             config[name] = int(config[name])

@@ -45,6 +45,7 @@ REMINDER_QUEUE = "reminders"
 DISPATCH_QUEUE = "dispatch"
 TICK_LOCK = "cadence:dispatch:tick"
 PFS_SCAN_KEY = "cadence:pfs-scan:recent"
+HORIZON_KEY = "cadence:reminder-horizon:recent"
 
 
 @dataclass(frozen=True)
@@ -258,16 +259,33 @@ def escalate_alerts_task(now: datetime) -> Any:
 
 
 PFS_SCAN_EVERY_SECONDS = 3600
+HORIZON_EVERY_SECONDS = 600
+
+
+def _ran_recently(key: str, now: datetime, seconds: int) -> bool:
+    """Whether a task ran within `seconds` on any worker (a Redis key with a TTL). Without Redis the
+    task simply runs: each of these tasks is idempotent, so running again only costs time."""
+    try:
+        return not rq_connection().set(key, now.isoformat(), nx=True, ex=seconds)
+    except redis.RedisError:
+        return False
+
+
+def reminder_horizon_task(now: datetime) -> Any:
+    """Reminders of events that came within REMINDER_HORIZON_DAYS since they were planned."""
+    from backend.services.reminders import plan_reminders_entering_horizon
+
+    if _ran_recently(HORIZON_KEY, now, HORIZON_EVERY_SECONDS):
+        return "skipped: planned within 10 minutes"
+    return plan_reminders_entering_horizon(now)
 
 
 def pfs_scan_task(now: datetime) -> Any:
     """The PFS early warning (at risk, deadline near) for every on-study patient, at most hourly across
-    all workers: a Redis key with a TTL says a scan ran recently. Queued messages are deduplicated, so
-    a second scan would only cost time."""
+    all workers. Queued messages are deduplicated, so a second scan would only cost time."""
     from backend.services.pfs import scan_pfs_risk
 
-    connection = rq_connection()
-    if not connection.set(PFS_SCAN_KEY, now.isoformat(), nx=True, ex=PFS_SCAN_EVERY_SECONDS):
+    if _ran_recently(PFS_SCAN_KEY, now, PFS_SCAN_EVERY_SECONDS):
         return "skipped: scanned within the hour"
     return scan_pfs_risk(now)
 
@@ -278,7 +296,9 @@ def dispatch_due_task(now: datetime) -> DispatchReport:
 
 # Each is called with the tick's `now` (aware UTC), in order; dispatch last, so what the others queue
 # leaves in the same tick.
-PERIODIC_TASKS: list[Callable[[datetime], Any]] = [escalate_alerts_task, pfs_scan_task, dispatch_due_task]
+PERIODIC_TASKS: list[Callable[[datetime], Any]] = [
+    escalate_alerts_task, pfs_scan_task, reminder_horizon_task, dispatch_due_task,
+]
 
 
 class PeriodicTaskFailed(RuntimeError):

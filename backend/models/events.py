@@ -23,6 +23,9 @@ class Event(Audited, IdMixin, Base):
         sa.UniqueConstraint("patient_id", "key", name="uq_events_patient_key"),
         sa.Index("ix_events_patient_target", "patient_id", "target_date"),
         sa.Index("ix_events_patient_updated", "patient_id", "updated_at"),
+        # The reminder horizon's daily sweep: planned events by date, across patients.
+        sa.Index("ix_events_planned_target", "target_date", postgresql_where=sa.text("status = 'planned'"),
+                 sqlite_where=sa.text("status = 'planned'")),
         sa.CheckConstraint(f"kind IN {EVENT_KINDS!r}", name="kind_known"),
         sa.CheckConstraint(f"status IN {EVENT_STATUSES!r}", name="status_known"),
         sa.CheckConstraint("window_start <= window_end", name="window_ordered"),

@@ -81,7 +81,7 @@ def _sync_reminders(patient: Patient, events: Sequence[EventRow], now: datetime,
     if fresh:
         policy = reminders.reminder_policy(patient.study)
         channel, zone = reminders.planned_channel(patient), patient.effective_timezone
-        reminders.insert_reminder_rows([row for event in events for row in reminders.reminder_rows_for(
+        reminders.copy_new_reminder_rows([row for event in events for row in reminders.reminder_rows_for(
             patient, event, policy, now, channel=channel, zone_name=zone)])
     else:
         reminders.sync_event_reminders(patient, events, now)

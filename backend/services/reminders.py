@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 import sqlalchemy as sa
@@ -90,6 +90,38 @@ def planned_channel(patient: Patient) -> str:
 
 
 # --- planning ----------------------------------------------------------------------------------------
+def horizon_end(now: datetime) -> date:
+    """The last event date whose reminders are materialised now. The events table is the truth;
+    reminders are written for the next REMINDER_HORIZON_DAYS only, so an enrolment or a re-plan
+    does not write two years of rows that later changes would rewrite."""
+    return now.date() + timedelta(days=int(current_app.config["REMINDER_HORIZON_DAYS"]))
+
+
+REMINDED_KINDS = ("dose", "tumor_assessment", "symptom_survey")
+
+
+def plan_reminders_entering_horizon(now: datetime) -> int:
+    """Plan the reminders of planned events that came within the horizon since they were last
+    planned (time passed); idempotent, commits. Returns how many events were planned."""
+    today = now.date() - timedelta(days=1)
+    event = Event.__table__
+    live = (sa.select(Reminder.id).where(Reminder.event_id == event.c.id, Reminder.target_date == event.c.target_date,
+                                         Reminder.status != "cancelled"))
+    rows = db.session.execute(
+        sa.select(event.c.id, event.c.patient_id, event.c.kind, event.c.status, event.c.target_date,
+                  event.c.window_end)
+        .where(event.c.status == "planned", event.c.kind.in_(REMINDED_KINDS),
+               event.c.target_date.between(today, horizon_end(now)), ~sa.exists(live))
+        .order_by(event.c.patient_id)).all()
+    by_patient: dict[uuid.UUID, list[Any]] = {}
+    for row in rows:
+        by_patient.setdefault(row.patient_id, []).append(row)
+    for patient_id, events in by_patient.items():
+        sync_event_reminders(db.session.get(Patient, patient_id), events, now)
+    db.session.commit()
+    return len(rows)
+
+
 def _field(event: Any, name: str) -> Any:
     return event[name] if isinstance(event, Mapping) else getattr(event, name)
 
@@ -108,8 +140,10 @@ def reminder_rows_for(patient: Patient, event_like: Any, policy: ReminderPolicy,
     status = _field(event_like, "status") or "planned"
     target_date: date = _field(event_like, "target_date")
     window_end: date | None = _field(event_like, "window_end")
-    zone_name = zone_name or patient.effective_timezone
     rows: list[dict[str, Any]] = []
+    if target_date > horizon_end(now):
+        return rows  # planned when the event comes within the horizon (plan_reminders_entering_horizon)
+    zone_name = zone_name or patient.effective_timezone
     planned = [p for p in plan_event(kind, target_date, window_end, policy, zone_name)
                if status in p.rule.active_statuses and (include_past or p.send_at >= now)]
     if not planned:
@@ -125,6 +159,29 @@ def reminder_rows_for(patient: Patient, event_like: Any, policy: ReminderPolicy,
             "attempts": 0, "created_at": now, "updated_at": now,
         })
     return rows
+
+
+_COPY_COLUMNS = ("id", "patient_id", "event_id", "rule", "audience", "channel", "target_date", "timezone",
+                 "send_at", "status", "attempts", "created_at", "updated_at")
+_COPY_SQL = f"COPY reminders ({', '.join(_COPY_COLUMNS)}) FROM STDIN (FORMAT BINARY)"
+_COPY_TYPES = ["uuid", "uuid", "uuid", "varchar", "varchar", "varchar", "date", "varchar", "timestamptz",
+               "varchar", "int4", "timestamptz", "timestamptz"]
+
+
+def copy_new_reminder_rows(rows: Sequence[dict[str, Any]]) -> None:
+    """Bulk load the reminders of a calendar planned from scratch (enrolment): nothing can collide,
+    so PostgreSQL takes them with a binary COPY in the session's transaction; elsewhere an INSERT."""
+    if not rows:
+        return
+    connection = db.session.connection()
+    if connection.dialect.name != "postgresql":
+        insert_reminder_rows(rows)
+        return
+    with connection.connection.driver_connection.cursor() as cursor:
+        with cursor.copy(_COPY_SQL) as copy:
+            copy.set_types(_COPY_TYPES)
+            for row in rows:
+                copy.write_row([row[name] for name in _COPY_COLUMNS])
 
 
 def insert_reminder_rows(rows: Sequence[dict[str, Any]]) -> None:

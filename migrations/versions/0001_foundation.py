@@ -165,6 +165,8 @@ def upgrade():
     with op.batch_alter_table('events', schema=None) as batch_op:
         batch_op.create_index('ix_events_patient_target', ['patient_id', 'target_date'], unique=False)
         batch_op.create_index('ix_events_patient_updated', ['patient_id', 'updated_at'], unique=False)
+        batch_op.create_index('ix_events_planned_target', ['target_date'], unique=False,
+                              postgresql_where=sa.text("status = 'planned'"), sqlite_where=sa.text("status = 'planned'"))
 
     op.create_table('staff_notifications',
     sa.Column('user_id', sa.Uuid(), nullable=False),
@@ -257,6 +259,7 @@ def downgrade():
     with op.batch_alter_table('events', schema=None) as batch_op:
         batch_op.drop_index('ix_events_patient_updated')
         batch_op.drop_index('ix_events_patient_target')
+        batch_op.drop_index('ix_events_planned_target')
 
     op.drop_table('events')
     op.drop_table('user_sites')

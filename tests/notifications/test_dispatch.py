@@ -299,7 +299,7 @@ def test_a_full_queue_pauses_claiming(app, db, channels):
 def test_the_periodic_tick_escalates_alerts_scans_pfs_then_dispatches(app, db, channels):
     results, errors = run_periodic_tasks(LATER)
     assert errors == []
-    assert list(results) == ["escalate_alerts_task", "pfs_scan_task", "dispatch_due_task"]
+    assert list(results) == ["escalate_alerts_task", "pfs_scan_task", "reminder_horizon_task", "dispatch_due_task"]
     assert results["escalate_alerts_task"] == []
 
 

@@ -62,3 +62,26 @@ def test_a_bad_zone_or_an_empty_change_is_422(client, auth, db):
     bad = client.patch(f"/api/v1/patients/{patient.id}", json={"timezone": "Moon/Base"}, headers=headers)
     assert bad.status_code == 422 and "timezone" in bad.get_json()["errors"]["json"]
     assert client.patch(f"/api/v1/patients/{patient.id}", json={"reason": "nothing"}, headers=headers).status_code == 422
+
+
+def test_reminders_are_written_for_the_horizon_and_topped_up_as_time_passes(db, app):
+    """The events table is the truth; reminders are materialised REMINDER_HORIZON_DAYS ahead."""
+    from datetime import datetime, timezone
+
+    from backend.services.reminders import horizon_end, plan_reminders_entering_horizon
+
+    site = SiteFactory(code="SH01")
+    patient = enrol(site, first_dose=monday_after(site_today(site), 1))
+    now = datetime.now(timezone.utc)
+
+    def reminded_until():
+        return db.session.scalar(sa.select(sa.func.max(Reminder.target_date)).where(Reminder.patient_id == patient.id))
+
+    assert reminded_until() <= horizon_end(now)
+    later = now + timedelta(days=21)
+    planned = plan_reminders_entering_horizon(later)
+    assert planned > 0
+    assert horizon_end(now) < reminded_until() <= horizon_end(later)
+    count = db.session.scalar(sa.select(sa.func.count()).select_from(Reminder))
+    plan_reminders_entering_horizon(later)  # idempotent: nothing new the second time
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Reminder)) == count
