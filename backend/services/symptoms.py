@@ -35,6 +35,7 @@ from backend.models import Event, Patient, Study, SymptomReport
 from backend.models.audit import REASON_KEY
 from backend.models.base import utcnow
 from backend.services import alerts as alerts_service
+from backend.services import reminders
 from notifications.messages import render
 from schedules.proctcae import (
     DEFAULT_HER2_PANEL,
@@ -200,6 +201,8 @@ def submit_report(principal: Principal, raw_patient_id: str, data: dict[str, Any
             event.status, event.actual_date = "completed", local_date
         db.session.add(report)
         db.session.flush()
+        if event is not None:  # the survey is done: its pending reminders and call task are cancelled
+            reminders.sync_event_reminders(patient, [event], now)
         alerts_service.raise_alerts(report, patient, grades)
         db.session.commit()
     except IntegrityError:

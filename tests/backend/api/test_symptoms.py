@@ -420,3 +420,26 @@ def test_a_report_that_raises_an_alert_tells_the_patient_to_contact_the_care_tea
     assert report["alerts"]
     assert words in report["message"]
     assert words in post_report(client, auth, world, body).get_json()["message"]  # the replay says it too
+
+
+def test_a_report_in_the_survey_window_cancels_the_surveys_pending_reminders(client, auth, db):
+    """The survey is done: no nudge tomorrow, no call task for the coordinator."""
+    from backend.models import Reminder
+    from tests.factories_patients import enrol, site_today
+
+    site = SiteFactory(code="SH09")
+    patient = enrol(site, first_dose=site_today(site))
+    user = UserFactory(role="patient")
+    patient.user_id = user.id
+    db.session.commit()
+    survey = db.session.scalars(sa.select(Event).where(Event.patient_id == patient.id, Event.key == "survey:1")).one()
+    pending = sa.select(sa.func.count()).select_from(Reminder).where(
+        Reminder.event_id == survey.id, Reminder.status == "scheduled")
+    assert db.session.scalar(pending) > 0
+    answer = client.post(f"/api/v1/patients/{patient.id}/symptom-reports",
+                         json=report_body(completed_at=datetime.now(timezone.utc).isoformat()),
+                         headers=auth.headers(user))
+    assert answer.status_code == 201, answer.get_json()
+    db.session.expire_all()
+    assert db.session.get(Event, survey.id).status == "completed"
+    assert db.session.scalar(pending) == 0
