@@ -12,17 +12,16 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
-from backend.auth import Principal
+from backend.auth import Principal, visible_patient
 from backend.errors import InvalidInput
 from backend.extensions import db
 from backend.models import AdverseEvent, Patient, SymptomReport
 from backend.models.base import utcnow
+from backend.services.calendars import local_today
 from backend.services.studies import site_by_code
-from backend.auth import visible_patient
 from schedules.ctcae import CtcaeTerm, GradeNotDefined, UnknownCtcaeTerm, term_by_code, term_by_name, validate_grade
 
 
@@ -74,7 +73,7 @@ def _term(data: dict[str, Any]) -> CtcaeTerm:
 
 
 def _check_dates(patient: Patient, data: dict[str, Any], now: datetime) -> None:
-    today_at_site = now.astimezone(ZoneInfo(patient.site.timezone)).date()
+    today_at_site = local_today(patient.site.timezone, now)
     if data["onset_date"] > today_at_site:
         raise InvalidInput("onset_date", f"Onset cannot be after today at the site ({today_at_site.isoformat()}).")
     resolved = data.get("resolved_date")

@@ -30,9 +30,8 @@ service's job and is wired in by the lead at merge (no call from here yet).
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
@@ -49,7 +48,7 @@ ON_STUDY = ("on_treatment", "follow_up")
 
 def site_today(site: Site, now: datetime | None = None) -> date:
     """Today's date at the site (clinical dates are site-local)."""
-    return (now or datetime.now(timezone.utc)).astimezone(ZoneInfo(site.timezone)).date()
+    return calendars.local_today(site.timezone, now)
 
 
 
