@@ -96,6 +96,9 @@ def http_error_payload(error: HTTPException):
     headers = dict(data.get("headers") or {})
     code = error.code or 500
     errors = data.get("errors") or data.get("messages")
+    if code == 400 and errors:
+        # A body that is not JSON is invalid input like any other (422), not a protocol error.
+        code, data = 422, {**data, "reason": "invalid_json", "message": "The request body is not valid JSON."}
     message = data.get("message") or (error.description if code != 500 else "Internal server error")
     if code == 422 and errors and not data.get("message"):
         message = "The request has invalid fields: " + _field_summary(errors)

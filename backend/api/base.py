@@ -7,6 +7,14 @@ import flask_smorest
 class Blueprint(flask_smorest.Blueprint):
     DEFAULT_PAGINATION_PARAMETERS = {"page": 1, "page_size": 50, "max_page_size": 500}
 
+    def _make_pagination_metadata(self, page, page_size, item_count):
+        """`X-Pagination` always carries `total`, `total_pages`, `page` and `page_size`, also for an
+        empty list or a page past the end (CONTRACT.md "Conventions")."""
+        metadata = super()._make_pagination_metadata(page, page_size, item_count)
+        metadata["page"] = page
+        metadata["page_size"] = page_size
+        return metadata
+
 
 def paginate_select(session, stmt, pagination_parameters):
     """Run a paginated SELECT and record the total for the X-Pagination header."""

@@ -10,7 +10,9 @@ blp = Blueprint("health", __name__, description="Service health")
 @blp.route("/health")
 class Health(MethodView):
     @blp.response(200, HealthSchema)
+    @blp.alt_response(503, schema=HealthSchema, description="The database is down (Redis down alone is still 200)")
     @blp.doc(security=[])
     def get(self):
         """Database and Redis status (no auth)"""
-        return health()
+        answer = health()
+        return answer, 200 if answer["database"] == "ok" else 503

@@ -117,12 +117,13 @@ def pfs_rows(site: Site, day: date) -> list[Row]:
 
 
 def visit_rows(site: Site, day: date) -> list[Row]:
-    """Clinic visits overdue (window closed, nothing recorded) and due in the next 7 days."""
+    """Clinic visits overdue (window closed, nothing recorded) and due: planned for the next 7 days,
+    or past their planned day with the window still open (still to be done or recorded)."""
     week_end = day + timedelta(days=DUE_DAYS)
     stmt = (sa.select(Event, Patient).join(Patient, Patient.id == Event.patient_id)
             .where(Patient.site_id == site.id, Patient.status.in_(ON_STUDY),
                    Event.kind.in_(CLINIC_VISIT_KINDS), Event.status == "planned",
-                   sa.or_(Event.window_end < day, sa.and_(Event.target_date >= day, Event.target_date < week_end))))
+                   sa.or_(Event.window_end < day, sa.and_(Event.window_end >= day, Event.target_date < week_end))))
     rows = []
     for event, patient in db.session.execute(stmt):
         if event.window_end < day:

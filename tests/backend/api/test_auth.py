@@ -95,3 +95,9 @@ def test_errors_use_the_one_shape(client):
     assert missing.get_json()["reason"] == "not_found"
     garbage = client.get("/api/v1/me", headers={"Authorization": "Bearer not-a-jwt"})
     assert garbage.status_code == 401 and garbage.get_json()["reason"] == "invalid_token"
+
+
+def test_a_body_that_is_not_json_is_422(client):
+    answer = client.post("/api/v1/auth/login", data="{bad json", content_type="application/json")
+    assert answer.status_code == 422
+    assert answer.get_json()["reason"] == "invalid_json"

@@ -56,3 +56,28 @@ def test_the_docs_page_assets_are_served_locally(client):
     asset = client.get("/api/v1/docs-assets/swagger-ui-bundle.js")
     assert asset.status_code == 200
     asset.close()
+
+
+def test_health_is_503_when_the_database_is_down(app, client, monkeypatch):
+    import sqlalchemy as sa
+
+    from backend.extensions import db
+
+    def down(*args, **kwargs):
+        raise sa.exc.OperationalError("SELECT 1", {}, Exception("connection refused"))
+
+    monkeypatch.setattr(db.session, "execute", down)
+    answer = client.get("/api/v1/health")
+    assert answer.status_code == 503
+    assert answer.get_json()["database"] == "down"
+
+
+def test_pagination_header_always_names_the_page(client, auth):
+    import json
+
+    from tests.factories import UserFactory
+
+    answer = client.get("/api/v1/patients?page=3", headers=auth.headers(UserFactory(role="admin")))
+    assert answer.status_code == 200 and answer.get_json() == []
+    header = json.loads(answer.headers["X-Pagination"])
+    assert {k: header[k] for k in ("total", "total_pages", "page")} == {"total": 0, "total_pages": 0, "page": 3}

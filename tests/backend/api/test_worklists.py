@@ -134,3 +134,21 @@ def test_who_sees_a_sites_worklist(client, auth, site, role, status):
 
 def test_an_unknown_site_is_404(client, auth, nurse):
     assert client.get("/api/v1/sites/NOPE/worklist", headers=auth.headers(nurse)).status_code == 404
+
+
+def test_a_visit_past_its_planned_day_with_its_window_open_is_still_due(client, auth, db):
+    """Neither overdue (the window is open) nor forgotten: the nurse still has to see it."""
+    from datetime import date, timedelta
+
+    from tests.factories import PatientFactory, SiteFactory, UserFactory
+    from tests.factories_pfs import dose_event
+
+    site = SiteFactory(code="WL9")
+    patient = PatientFactory(site=site, first_dose_date=date(2026, 1, 5))
+    dose_event(patient, 2, date(2026, 1, 26))  # window 01-25 .. 01-29
+    nurse = UserFactory(role="nurse", sites=[site])
+    for day in ("2026-01-27", "2026-01-29"):
+        rows = client.get(f"/api/v1/sites/WL9/worklist?date={day}", headers=auth.headers(nurse)).get_json()
+        assert [r["kind"] for r in rows if r["patient_id"] == str(patient.id)] == ["visit_due"], day
+    rows = client.get("/api/v1/sites/WL9/worklist?date=2026-01-30", headers=auth.headers(nurse)).get_json()
+    assert [r["kind"] for r in rows if r["patient_id"] == str(patient.id)] == ["visit_overdue"]
