@@ -86,3 +86,33 @@ def test_demo_load_is_idempotent(runner, db):
     second = runner.invoke(args=["demo", "load"])
     assert second.exit_code == 0
     assert db.session.query(AuditRecord).count() == count
+
+
+@pytest.mark.parametrize("settings, field", [
+    pytest.param({"colour": "blue"}, "settings", id="unknown setting"),
+    pytest.param({"regimen_overrides": {"INET-PAC": {"agents": {"paclitaxel": {"dose": -5}}}}}, "settings",
+                 id="a dose the regimen rules refuse"),
+    pytest.param({"survey": {"interval_days": 7, "window_days": 9}}, "settings", id="survey window past the next survey"),
+    pytest.param({"planning_horizon_days": 0}, "settings", id="no planning horizon"),
+    pytest.param({"symptom_panel": [999]}, "settings", id="PRO-CTCAE term that does not exist"),
+    pytest.param({"alert_rules": {"composite_grade_at_least": 5}}, "settings", id="composite grades run 0..3"),
+    pytest.param({"alert_escalation_hours": -1}, "settings", id="negative escalation limit"),
+    pytest.param({"reminder_policy": {"quiet_hours": "late"}}, "settings", id="unreadable quiet hours"),
+])
+def test_study_settings_are_checked_when_the_study_is_set_up(client, auth, settings, field):
+    admin = UserFactory(role="admin")
+    answer = client.post("/api/v1/studies", json={"code": "CHK", "title": "Checked", "settings": settings},
+                         headers=auth.headers(admin))
+    assert answer.status_code == 422, answer.get_json()
+    assert field in answer.get_json()["errors"]["json"]
+
+
+def test_a_sound_protocol_with_phases_and_policies_is_accepted(client, auth):
+    admin = UserFactory(role="admin")
+    answer = client.post("/api/v1/studies", json={
+        "code": "OK1", "title": "Phased",
+        "assessment_schedule": {"interval_days": 42, "window_days": 7, "phases": [[336, 42], [None, 84]]},
+        "settings": {"symptom_panel": [9, 10, 16], "alert_rules": {"rise_at_least": None},
+                     "regimen_overrides": {"INET-PAC": {"agents": {"paclitaxel": {"dose": 90}}}}}},
+        headers=auth.headers(admin))
+    assert answer.status_code == 201, answer.get_json()
