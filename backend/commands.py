@@ -11,6 +11,7 @@ demo_cli = AppGroup("demo", help="Demo data for a laptop.")
 alerts_cli = AppGroup("alerts", help="Symptom alerts.")
 pfs_cli = AppGroup("pfs", help="Progression-free survival: the early warning.")
 patients_cli = AppGroup("patients", help="Patients and their calendars.")
+studies_cli = AppGroup("studies", help="Studies and protocol amendments.")
 reminders_cli = AppGroup("reminders", help="Patient reminders and the staff outbox.")
 
 
@@ -147,4 +148,19 @@ def dispatch_command(in_process):
 
 
 
-COMMAND_GROUPS = [users_cli, demo_cli, patients_cli, alerts_cli, pfs_cli, reminders_cli]
+@studies_cli.command("replan")
+@click.argument("code")
+@click.option("--reason", required=True, help="Why (audited), e.g. the amendment number.")
+def replan_study_command(code, reason):
+    """Re-plan the future calendar of every on-study patient of study CODE after a protocol amendment."""
+    from backend.services.calendars import replan_study
+    from backend.services.studies import study_by_code
+
+    try:
+        study = study_by_code(None, code)
+    except DomainError as error:
+        raise click.ClickException(error.message) from None
+    click.echo(f"re-planned {replan_study(study.id, reason)} patient(s) of {code}")
+
+
+COMMAND_GROUPS = [users_cli, demo_cli, patients_cli, studies_cli, alerts_cli, pfs_cli, reminders_cli]

@@ -3,7 +3,7 @@ from flask.views import MethodView
 from backend.api.base import Blueprint
 from backend.api.docs import errors
 from backend.auth import STAFF_ROLES, current_principal, require_roles
-from backend.schemas.studies import SiteCreateSchema, SiteSchema, StudyCreateSchema, StudySchema
+from backend.schemas.studies import SiteCreateSchema, SiteSchema, StudyCreateSchema, StudySchema, StudyUpdateSchema
 from backend.services import studies as studies_service
 
 blp = Blueprint("studies", __name__, description="Studies and their sites")
@@ -35,6 +35,14 @@ class StudyByCode(MethodView):
     def get(self, code):
         """One study"""
         return studies_service.study_by_code(current_principal(), code)
+
+    @require_roles("admin")
+    @blp.arguments(StudyUpdateSchema)
+    @blp.response(200, StudySchema)
+    @errors(blp, 401, 403, 404)
+    def patch(self, data, code):
+        """Amend the protocol settings (schedule, PFS rule, policies) with the reason; calendars are then reconciled"""
+        return studies_service.amend_study(current_principal(), code, data)
 
 
 @blp.route("/sites")

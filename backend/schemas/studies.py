@@ -45,6 +45,17 @@ class StudyCreateSchema(ma.Schema):
     settings = ma.fields.Dict(load_default=dict, metadata={"description": "Study policies: surveys, dosing windows, reminders, alert rules, regimen overrides"})
 
 
+class StudyUpdateSchema(ma.Schema):
+    """A protocol amendment: the schedule, the PFS rule or the policies change, with the reason."""
+
+    title = ma.fields.String(validate=ma.validate.Length(min=1, max=300))
+    assessment_schedule = ma.fields.Nested(AssessmentScheduleSchema)
+    pfs_missed_rule = ma.fields.String(validate=ma.validate.OneOf(PFS_MISSED_RULES))
+    settings = ma.fields.Dict(metadata={"description": "Replaces the study's settings as a whole"})
+    reason = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=2000),
+                              metadata={"description": "Why (audited), e.g. the amendment number"})
+
+
 class StudySchema(ma.Schema):
     id = ma.fields.String(dump_only=True)
     code = ma.fields.String(dump_only=True)

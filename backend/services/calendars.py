@@ -459,6 +459,23 @@ def replan_patient(patient: Patient, today: date, reason: str | None, *,
     return _write_changes(patient, stored, changes, reason=reason, also=also)
 
 
+def replan_study(study_id: uuid.UUID, reason: str) -> int:
+    """After a protocol amendment: re-plan the future of every patient still on study, one patient per
+    transaction (a failure leaves the others re-planned and is raised). Returns the number re-planned."""
+    patient_ids = list(db.session.scalars(sa.select(Patient.id).where(
+        Patient.study_id == study_id, Patient.status != "off_study").order_by(Patient.subject_id)))
+    for patient_id in patient_ids:
+        patient = db.session.get(Patient, patient_id)
+        try:
+            if has_calendar(patient):
+                replan_patient(patient, site_today(patient), reason)
+            db.session.commit()
+        except Exception:
+            db.session.rollback()
+            raise
+    return len(patient_ids)
+
+
 def has_calendar(patient: Patient) -> bool:
     """Enrolment plans the calendar; a record without one (legacy rows) is not planned implicitly."""
     return db.session.scalar(sa.select(sa.exists().where(Event.patient_id == patient.id)))

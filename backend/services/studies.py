@@ -9,6 +9,7 @@ from backend.auth import Principal, can_see_site, can_see_study, visible_study_i
 from backend.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
 from backend.extensions import db
 from backend.models import Site, Study
+from backend.models.audit import REASON_KEY
 
 
 KNOWN_SETTINGS = frozenset({
@@ -72,6 +73,32 @@ def create_study(principal: Principal | None, data: dict[str, Any]) -> Study:
     db.session.add(study)
     db.session.commit()
     return study
+
+
+def amend_study(principal: Principal, code: str, data: dict[str, Any]) -> Study:
+    """Change a study's protocol settings, checked like a new study's and audited with the reason.
+    Calendars already planned are not rewritten: GET /studies/{code}/reconciliation lists the patients
+    whose future visits differ from the amended protocol."""
+    study = study_by_code(principal, code)
+    try:
+        db.session.info[REASON_KEY] = data["reason"]
+        if "title" in data:
+            study.title = data["title"]
+        if "pfs_missed_rule" in data:
+            study.pfs_missed_rule = data["pfs_missed_rule"]
+        if "assessment_schedule" in data:
+            schedule = data["assessment_schedule"]
+            study.assessment_interval_days = schedule["interval_days"]
+            study.assessment_window_days = schedule["window_days"]
+            study.assessment_phases = [list(p) for p in schedule["phases"]] if schedule.get("phases") else None
+        if "settings" in data:
+            study.settings = data["settings"]
+        validate_study_settings(study)
+        db.session.commit()
+        return study
+    except Exception:
+        db.session.rollback()
+        raise
 
 
 def study_by_code(principal: Principal | None, code: str) -> Study:

@@ -12,7 +12,7 @@ from backend.extensions import db as _db
 from backend.models import TumourAssessment
 from backend.services import reconciliation
 from tests.factories import PatientFactory, SiteFactory, StudyFactory, UserFactory
-from tests.factories_patients import enrol
+from tests.factories_patients import enrol, site_today
 from tests.factories_pfs import assessment_event, dose_event, survey_event
 
 FIRST_DOSE = date(2025, 1, 6)
@@ -120,3 +120,33 @@ def test_nurses_may_not_reconcile(client, auth, study):
     nurse = UserFactory(role="nurse", sites=[SiteFactory(study=study)])
     answer = client.get("/api/v1/studies/INET-PAC-RWS/reconciliation", headers=auth.headers(nurse))
     assert (answer.status_code, answer.get_json()["reason"]) == (403, "role_forbidden")
+
+
+def test_a_protocol_amendment_through_the_api_is_audited_and_shows_up_in_reconciliation(client, auth, study, coordinator):
+    site = SiteFactory(study=study)
+    enrol(site, "INET-PAC", first_dose=FIRST_DOSE, subject_id="P-AMEND")
+    admin = UserFactory(role="admin")
+    answer = client.patch("/api/v1/studies/INET-PAC-RWS", json={
+        "settings": {"regimen_overrides": {"INET-PAC": {"agents": {"paclitaxel": {"dose": 90}}}}},
+        "reason": "amendment 3: paclitaxel 90 mg/m2"}, headers=auth.headers(admin))
+    assert answer.status_code == 200, answer.get_json()
+    (finding,) = drift(reconcile(client, auth, coordinator))
+    assert finding["subject_id"] == "P-AMEND"
+    trail = client.get(f"/api/v1/audit?entity=studies&id={study.id}", headers=auth.headers(admin)).get_json()
+    assert trail[-1]["reason"] == "amendment 3: paclitaxel 90 mg/m2" and "settings" in trail[-1]["changes"]
+    refused = client.patch("/api/v1/studies/INET-PAC-RWS", json={"settings": {"colour": "blue"}, "reason": "x"},
+                           headers=auth.headers(admin))
+    assert refused.status_code == 422
+
+
+def test_replanning_the_study_after_the_amendment_clears_the_drift(client, auth, study, coordinator, runner):
+    site = SiteFactory(study=study)
+    enrol(site, "INET-PAC", first_dose=FIRST_DOSE, subject_id="P-FIXED")
+    study.settings = {"regimen_overrides": {"INET-PAC": {"agents": {"paclitaxel": {"dose": 90}}}}}
+    _db.session.commit()
+    today = site_today(site).isoformat()
+    assert drift(reconcile(client, auth, coordinator, as_of=today))
+    result = runner.invoke(args=["studies", "replan", "INET-PAC-RWS", "--reason", "amendment 3"])
+    assert result.exit_code == 0, result.output
+    # Only the future is re-planned: from today at the site on, nothing differs any more.
+    assert drift(reconcile(client, auth, coordinator, as_of=today)) == []
