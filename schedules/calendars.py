@@ -350,7 +350,9 @@ def _dosing_events(inputs: PlanInputs, facts: Mapping[str, EventFact]) -> list[P
             key = f"dose:C{cycle}D{day}"
             fact = facts.get(key)
             start, end = protocol - before, protocol + after
-            target, flags = _place(fact, protocol, start, end, clinic)
+            # The first dose date is cycle 1 day 1 by definition: the anchor of both clocks never moves.
+            first_visit = cycle == 1 and day == 1
+            target, flags = _place(fact, protocol, start, end, None if first_visit else clinic)
             given = _given_on(fact, target)
             given_doses = []
             for agent in agents:

@@ -310,6 +310,7 @@ def derive_pfs(
     missed_rule: str = "visits",
     interval_days: int = 42,
     window_days: int = 7,
+    phases: Sequence[tuple[int | None, int]] = (),
 ) -> PfsResult:
     """PFS status, date and censoring on ``as_of``; rules applied in the FDA table's order.
 
@@ -357,6 +358,10 @@ def derive_pfs(
     def last_adequate(on_or_before: date) -> date | None:
         return max((d for d in adequate if d <= on_or_before), default=None)
 
+    # The progression scan is the event, not an attendance: windows that closed before it without an
+    # adequate assessment count as missed even when the PD scan falls just after one of them.
+    before_event = [a for a in post if a is not progression]
+
     def build(
         status: str,
         reason: str,
@@ -368,11 +373,11 @@ def derive_pfs(
     ) -> PfsResult:
         visits = visit_statuses(schedule, post, cutoff)
         anchor = last or first_dose
-        missed = _missed_since(visits, anchor, reference)
+        missed = _missed_since(visit_statuses(schedule, before_event, cutoff), anchor, reference)
         at_risk, deadline = False, None
         if reason == "ongoing":
             at_risk, deadline = _early_warning(
-                schedule, missed, anchor, horizon, missed_rule, interval_days, window_days
+                schedule, missed, AssessmentPlan(interval_days, window_days, tuple(phases)), first_dose
             )
         if terminated:
             visits = tuple(v for v in visits if v.status != UPCOMING)
@@ -414,7 +419,7 @@ def derive_pfs(
         if missed_rule == "gap":
             censor = (event_date - anchor).days > 2 * interval_days + window_days
         else:
-            visits = visit_statuses(schedule, post, cutoff)
+            visits = visit_statuses(schedule, before_event, cutoff)
             censor = len(_missed_since(visits, anchor, event_date)) >= 2
         if censor:
             return build(CENSORED, "missed_assessments", anchor, last, cutoff, event_date,
@@ -447,23 +452,19 @@ def _missed_since(
 def _early_warning(
     schedule: Sequence[ScheduledAssessment],
     missed: Sequence[VisitStatus],
-    anchor: date,
-    today: date,
-    missed_rule: str,
-    interval_days: int,
-    window_days: int,
+    plan: AssessmentPlan,
+    first_dose: date,
 ) -> tuple[bool, date | None]:
-    """(at_risk, protect_deadline): the last day an adequate scan keeps a later event countable."""
-    if missed_rule == "gap":
-        deadline = anchor + timedelta(days=2 * interval_days + window_days)
-        if today > deadline:
-            return True, None
-        return bool(missed), (deadline if missed else None)
+    """(at_risk, protect_deadline) after the last adequate assessment L: one missed assessment puts
+    the patient at risk, and an adequate scan by the last day of the next scheduled window keeps a
+    later event countable. Two or more missed: still at risk, nothing left to protect until a new
+    adequate scan (the same for both missed-assessment rules)."""
     if len(missed) != 1:
         return bool(missed), None
-    visits = sorted(schedule, key=lambda v: (v.target_date, v.number))
-    later = [v for v in visits if v.target_date > missed[0].target_date]
-    if later:
-        return True, later[0].window_end
-    # The caller's schedule stops here: extend it by one interval.
-    return True, missed[0].target_date + timedelta(days=interval_days + window_days)
+    after = missed[0].target_date
+    later = [v for v in sorted(schedule, key=lambda v: v.target_date) if v.target_date > after]
+    if not later:  # the caller's schedule stops at the missed visit: plan the next one
+        longest = max([plan.interval_days, *(interval for _, interval in plan.phases)])
+        later = [v for v in plan.visits(first_dose, after + timedelta(days=longest + plan.window_days))
+                 if v.target_date > after]
+    return True, (later[0].window_end if later else None)

@@ -92,6 +92,7 @@ def derive(patient: Patient, history: History, as_of: date) -> pfs.PfsResult:
         missed_rule=study.pfs_missed_rule,
         interval_days=study.assessment_interval_days,
         window_days=study.assessment_window_days,
+        phases=assessment_plan(study).phases,
     )
 
 

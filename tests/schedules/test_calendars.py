@@ -302,7 +302,7 @@ def test_cn_spring_festival_2027_and_diary_not_shifted():
 
 
 @pytest.mark.parametrize(("rule", "first_dose", "facts", "key", "protocol_date", "target_date"), [
-    ("a Saturday day 1 moves to Friday (earlier first)", D(2026, 6, 6), [], "dose:C1D1", D(2026, 6, 6), D(2026, 6, 5)),
+    ("the first dose is cycle 1 day 1 wherever it falls", D(2026, 6, 6), [], "dose:C1D1", D(2026, 6, 6), D(2026, 6, 6)),
     ("a Saturday day 8 moves to Friday", D(2026, 6, 6), [], "dose:C1D8", D(2026, 6, 13), D(2026, 6, 12)),
     ("cycle 2 runs from the protocol day 1, not the shifted one", D(2026, 6, 6), [], "dose:C2D1",
      D(2026, 6, 27), D(2026, 6, 26)),
@@ -483,7 +483,8 @@ def test_fresh_plans_keep_targets_in_windows_and_keys_unique(regimen, first_dose
     _check_windows_and_cycles(events, {}, regimen.cycle_length_days)
     clinic = ClinicCalendar(country)
     for event in events:
-        if event.kind in ("dose", "tumor_assessment") and "clinic_closed" not in event.flags:
+        first_dose_visit = event.key == "dose:C1D1"  # the first dose date itself, never moved
+        if event.kind in ("dose", "tumor_assessment") and "clinic_closed" not in event.flags and not first_dose_visit:
             assert clinic.is_open(event.target_date), event.key
 
 
@@ -502,3 +503,18 @@ def test_progression_ends_the_imaging_clock_but_not_dosing_or_surveys():
     assert scans == [date(2026, 2, 16), date(2026, 3, 30)]
     assert max(e.protocol_date for e in events if e.kind == "dose") > date(2026, 4, 2)
     assert max(e.protocol_date for e in events if e.kind == "symptom_survey") > date(2026, 4, 2)
+
+
+def test_cycle_1_day_1_stays_on_the_first_dose_date_even_on_a_closed_day():
+    """The first dose is day 1 of both clocks; a Saturday first dose is not moved to Friday."""
+    from datetime import date
+
+    from schedules.calendars import PlanInputs, plan_calendar
+    from schedules.clinics import ClinicCalendar
+    from schedules.regimens import builtin_regimens
+
+    saturday = date(2026, 1, 10)
+    events = {e.key: e for e in plan_calendar(PlanInputs(regimen=builtin_regimens()["INET-PAC"], first_dose=saturday,
+                                                          clinic=ClinicCalendar("CN"), horizon_days=60), {})}
+    assert events["dose:C1D1"].target_date == saturday
+    assert events["dose:C1D8"].protocol_date == date(2026, 1, 17)

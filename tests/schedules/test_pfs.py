@@ -84,8 +84,8 @@ SCENARIOS = [
     ),
     pytest.param(
         [scan("02-16"), scan("05-19", "PD")], [], "06-30", "visits",
-        ("event", "05-19", 135, 0, "progression", "done missed late"),
-        id="pd-day-after-window-attends-visit-late-not-missed",
+        ("censored", "02-16", 43, 5, "missed_assessments", "done missed late"),
+        id="pd-the-day-after-the-third-window-closed-follows-two-missed-windows-censored",
     ),
     pytest.param(
         [scan("02-23"), scan("06-20", "PD")], [], "06-30", "visits",
@@ -451,3 +451,24 @@ def test_result_is_consistent_for_any_history(
         assert result.at_risk is False
     if result.status == "censored" and result.reason != "no_baseline":
         assert result.date == (result.last_adequate_assessment or FIRST_DOSE)
+
+
+def test_the_protect_deadline_follows_the_phases_when_the_schedule_given_stops_at_the_miss() -> None:
+    """Every 42 days until day 336, then every 84: after a miss at day 420 the next window ends day 511."""
+    phases = ((336, 42), (None, 84))
+    first = FIRST_DOSE
+    schedule = AssessmentPlan(42, 7, phases).visits(first, first + timedelta(days=440))
+    assessments = [Assessment(first - timedelta(days=7), baseline=True),
+                   Assessment(first + timedelta(days=336), "SD")]
+    result = derive_pfs(first, schedule, assessments, [], first + timedelta(days=440), phases=phases)
+    assert (result.at_risk, result.protect_deadline) == (True, first + timedelta(days=511))
+
+
+@pytest.mark.parametrize("rule", ["visits", "gap"])
+def test_the_early_warning_is_the_same_under_both_missed_rules(rule) -> None:
+    """One miss after L: at risk until the last day of the next scheduled window, whatever the rule."""
+    schedule = scheduled_assessments(FIRST_DOSE, 42, 7, FIRST_DOSE + timedelta(days=200))
+    assessments = [Assessment(FIRST_DOSE - timedelta(days=7), baseline=True),
+                   Assessment(FIRST_DOSE + timedelta(days=50), "SD")]
+    result = derive_pfs(FIRST_DOSE, schedule, assessments, [], FIRST_DOSE + timedelta(days=100), missed_rule=rule)
+    assert (result.at_risk, result.protect_deadline) == (True, FIRST_DOSE + timedelta(days=133))

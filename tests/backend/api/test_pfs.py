@@ -90,9 +90,12 @@ SCENARIOS = {
     "progression is dated by the last scan of the assessment": Scenario(
         (("2025-02-17", "SD"), ("2025-03-31", "PD", {"scan_dates": ["2025-03-27", "2025-03-29"]})), "2025-05-01",
         "event", "2025-03-29", 83, 0, "progression", "done done"),
-    "visits rule: one missed visit then a late progression scan is an event": Scenario(
+    "visits rule: progression scanned the day after the third window closed follows two missed windows": Scenario(
         (("2025-02-17", "SD"), ("2025-05-20", "PD")), "2025-06-01",
-        "event", "2025-05-20", 135, 0, "progression", "done missed late", missed=1),
+        "censored", "2025-02-17", 43, 5, "missed_assessments", "done missed late", missed=2),
+    "visits rule: progression scanned on the last day of the third window follows one missed window": Scenario(
+        (("2025-02-17", "SD"), ("2025-05-19", "PD")), "2025-06-01",
+        "event", "2025-05-19", 134, 0, "progression", "done missed done", missed=1),
     "gap rule: progression exactly 2 x 42 + 7 days after the last adequate scan is an event": Scenario(
         (("2025-02-17", "SD"), ("2025-05-19", "PD")), "2025-06-01",
         "event", "2025-05-19", 134, 0, "progression", "done missed done", rule="gap"),

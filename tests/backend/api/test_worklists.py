@@ -138,7 +138,7 @@ def test_an_unknown_site_is_404(client, auth, nurse):
 
 def test_a_visit_past_its_planned_day_with_its_window_open_is_still_due(client, auth, db):
     """Neither overdue (the window is open) nor forgotten: the nurse still has to see it."""
-    from datetime import date, timedelta
+    from datetime import date
 
     from tests.factories import PatientFactory, SiteFactory, UserFactory
     from tests.factories_pfs import dose_event
