@@ -270,7 +270,6 @@ def import_patients(rows: Iterable[tuple[int, Mapping[str, str]]], source: str, 
             summary.rejected.append((line, subject, _error_text(error)))
         if progress is not None:
             progress(1)
-    session.info.pop(REASON_KEY, None)
     return summary
 
 

@@ -254,7 +254,7 @@ def _chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:
 def change_patient_timezone(patient: Patient, new_zone: str | None, reason: str | None, now: datetime, *,
                             changed_by: uuid.UUID | None = None) -> Patient:
     """Move a patient to another IANA zone (None: follow the site's zone again), keep the history and
-    re-plan every pending reminder in the new zone. Commits.
+    re-plan every pending reminder in the new zone, in the caller's transaction (no commit).
 
     Reminders already sent stay as they were; pending ones are cancelled and planned again at the same
     local wall-clock times in the new zone (those now in the past are not re-created).
@@ -276,8 +276,6 @@ def change_patient_timezone(patient: Patient, new_zone: str | None, reason: str 
     patient.timezone = new_zone
     events = list(db.session.scalars(sa.select(Event).where(Event.patient_id == patient.id)))
     sync_event_reminders(patient, events, now)
-    db.session.commit()
-    db.session.info.pop(REASON_KEY, None)
     return patient
 
 

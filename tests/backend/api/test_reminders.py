@@ -195,6 +195,7 @@ def test_changing_the_patients_zone_replans_pending_reminders_at_the_same_local_
     db.session.commit()
 
     change_patient_timezone(patient, "Europe/London", "moved to London for treatment", NOW, changed_by=nurse.id)
+    db.session.commit()  # the caller's service owns the transaction
 
     assert live(db, second) == [("dose.evening_before", utc(2026, 3, 11, 18, 0)), ("dose.morning_of", utc(2026, 3, 12, 7, 30))]
     assert [(r.rule, r.status, r.timezone) for r in rows(db, event_id=first.id) if r.status != "cancelled"] == [
@@ -214,6 +215,7 @@ def test_clearing_the_patients_zone_falls_back_to_the_sites(db, log_only):
     token = current_actor.set(SYSTEM_ACTOR)  # a command or job: no user to name
     try:
         change_patient_timezone(patient, None, "back home", NOW)
+        db.session.commit()
     finally:
         current_actor.reset(token)
     assert live(db, visit)[1] == ("dose.morning_of", utc(2026, 3, 10, 7, 30))
