@@ -224,12 +224,12 @@ def test_a_failing_enrolment_leaves_nothing_half_written(client, auth, site, mon
     no event and no audit record of them remain."""
     from backend.errors import Conflict
     from backend.extensions import db
-    from backend.services import calendars
+    from backend.services import calendar_writes
 
     def failing(patient, events, now, **kwargs):
         raise Conflict("reminders refused", reason="test_failure")
 
-    monkeypatch.setattr(calendars, "_sync_reminders", failing)
+    monkeypatch.setattr(calendar_writes, "_sync_reminders", failing)
     answer = client.post("/api/v1/patients", json=body(site, account={"username": "ghost", "password": PASSWORD}),
                          headers=auth.headers(UserFactory(role="admin")))
     assert answer.status_code == 409 and answer.get_json()["reason"] == "test_failure"
