@@ -3,12 +3,16 @@ import marshmallow as ma
 from backend.schemas.fields import UtcDateTime
 
 RECORDABLE_STATUSES = ("completed", "missed", "held")
+EVENT_KINDS = ("dose", "dosing_diary", "tumor_assessment", "symptom_survey")
 
 
 class CalendarQuerySchema(ma.Schema):
     from_ = ma.fields.Date(data_key="from", attribute="from", load_default=None,
                            metadata={"description": "First target date (inclusive)"})
     to = ma.fields.Date(load_default=None, metadata={"description": "Last target date (inclusive)"})
+    kind = ma.fields.List(ma.fields.String(validate=ma.validate.OneOf(EVENT_KINDS)), load_default=None,
+                          validate=ma.validate.Length(max=len(EVENT_KINDS)),
+                          metadata={"description": "Keep these kinds only (repeatable: ?kind=dose&kind=tumor_assessment)"})
     updated_since = UtcDateTime(load_default=None, metadata={
         "description": "Offline sync: only events changed at or after this instant, cancelled ones included; "
                        "pass the previous answer's as_of"})
@@ -40,10 +44,15 @@ class PatientEventSchema(ma.Schema):
     window_start = ma.fields.Date(dump_only=True)
     window_end = ma.fields.Date(dump_only=True)
     status = ma.fields.String(dump_only=True, metadata={"description": "planned | completed | missed | held | cancelled"})
+    state = ma.fields.String(dump_only=True, metadata={
+        "description": "Derived from status, window and the site's today: upcoming | due | overdue | completed | "
+                       "missed | held | cancelled"})
+    days_overdue = ma.fields.Integer(dump_only=True, allow_none=True, metadata={
+        "description": "Overdue only: the site's today − window_end"})
     actual_date = ma.fields.Date(dump_only=True, allow_none=True)
     version = ma.fields.Integer(dump_only=True, metadata={"description": "Send it back as If-Match when recording"})
     flags = ma.fields.List(ma.fields.String(), dump_only=True, metadata={
-        "description": "loading, reload, rescheduled, clinic_closed"})
+        "description": "loading, reload, rescheduled, clinic_closed, outside_window"})
     updated_at = UtcDateTime(dump_only=True)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import date
 from collections import namedtuple
 from collections.abc import Iterable
 from typing import Any
@@ -17,6 +18,7 @@ import sqlalchemy as sa
 from backend.extensions import db
 from backend.models import Event
 from schedules.calendars import AgentDose, EventFact, ExistingEvent, PlannedEvent
+from schedules.visit_states import VisitState, visit_state
 
 _KIND_ORDER = {"dose": 0, "dosing_diary": 1, "tumor_assessment": 2, "symptom_survey": 3}
 
@@ -133,3 +135,17 @@ def row_of(event: Event) -> EventRow:
 
 def event_sort_key(row: EventRow) -> tuple:
     return (row.target_date, _KIND_ORDER.get(row.kind, 9), row.cycle or 0, row.day or 0, row.key)
+
+
+def state_of(row: Any, today: date) -> VisitState:
+    """The event's derived state on the site's `today` (`schedules.visit_states.visit_state`): every
+    view of an event (calendar, .ics, worklist, PFS, exports, reconciliation) calls this."""
+    return visit_state(row.status, row.window_start, row.window_end, today)
+
+
+def with_state(row: EventRow, today: date) -> dict[str, Any]:
+    """The stored row as a dict, plus its derived `state` and `days_overdue`."""
+    state = state_of(row, today)
+    view = row._asdict()
+    view["state"], view["days_overdue"] = state.state, state.days_overdue
+    return view

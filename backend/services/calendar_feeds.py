@@ -10,7 +10,8 @@ import sqlalchemy as sa
 from backend.errors import Unauthorized
 from backend.extensions import db
 from backend.models import Patient
-from backend.services.calendar_events import event_sort_key, stored_events
+from backend.services.calendar_events import event_sort_key, state_of, stored_events
+from backend.services.calendar_inputs import site_today
 
 # -- calendar feeds (iCalendar) -------------------------------------------------------------------
 
@@ -53,7 +54,9 @@ def render_ics(patient: Patient) -> bytes:
     All-day events on the target date; UID = event id (stable across re-plans); SEQUENCE = the
     event's version; cancelled events stay in the feed as STATUS:CANCELLED so subscribed phones
     remove them. Dosing-diary days are left out (one a day would flood a phone calendar; the app
-    keeps the diary). Summaries are neutral (`ICS_SUMMARIES`).
+    keeps the diary). Summaries are neutral (`ICS_SUMMARIES`). `X-CADENCE-STATE` is the event's
+    derived state on the site's today (`state_of`, as in the JSON calendar) and
+    `X-CADENCE-DAYS-OVERDUE` its days overdue.
     """
     from icalendar import Calendar
     from icalendar import Event as IcsEvent
@@ -69,6 +72,7 @@ def render_ics(patient: Patient) -> bytes:
     feed.add("x-wr-timezone", patient.effective_timezone)
     feed.add("refresh-interval", timedelta(hours=6), parameters={"VALUE": "DURATION"})
     feed.add("x-published-ttl", "PT6H")
+    today = site_today(patient)
     for row in sorted(stored_events(patient.id), key=event_sort_key):
         if row.kind not in summaries:
             continue
@@ -82,5 +86,9 @@ def render_ics(patient: Patient) -> bytes:
         item.add("sequence", row.version)
         item.add("status", "CANCELLED" if row.status == "cancelled" else "CONFIRMED")
         item.add("transp", "TRANSPARENT")
+        state = state_of(row, today)
+        item.add("x-cadence-state", state.state)
+        if state.days_overdue is not None:
+            item.add("x-cadence-days-overdue", str(state.days_overdue))
         feed.add_component(item)
     return feed.to_ical()

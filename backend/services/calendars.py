@@ -29,7 +29,9 @@ from backend.services.calendar_events import (
     event_sort_key,
     facts_of,
     load_events,
+    state_of,
     stored_events,
+    with_state,
 )
 from backend.services.calendar_feeds import (
     issue_calendar_feed,
@@ -63,6 +65,8 @@ def _filtered(stmt, query: Mapping[str, Any]):
         stmt = stmt.where(table.c.target_date >= query["from"])
     if query.get("to") is not None:
         stmt = stmt.where(table.c.target_date <= query["to"])
+    if query.get("kind"):
+        stmt = stmt.where(table.c.kind.in_(list(query["kind"])))
     if query.get("updated_since") is not None:
         stmt = stmt.where(table.c.updated_at >= query["updated_since"])
     return stmt
@@ -70,13 +74,15 @@ def _filtered(stmt, query: Mapping[str, Any]):
 
 def calendar_etag(patient: Patient, audience: str, query: Mapping[str, Any]) -> str:
     """A weak validator from the patient's events (count, newest change, sum of versions), the
-    audience and the query: any create, update or cancellation changes it."""
+    site's today, the audience and the query: any create, update or cancellation changes it."""
     table = Event.__table__
     count, newest, versions = db.session.execute(
         sa.select(sa.func.count(), sa.func.max(table.c.updated_at), sa.func.coalesce(sa.func.sum(table.c.version), 0))
         .where(table.c.patient_id == patient.id)).one()
+    # The site's today is part of it: an event's derived state changes at the clinic's midnight.
     parts = [str(patient.id), str(count), newest.isoformat() if newest else "-", str(versions), audience,
-             *(str(query.get(name)) for name in ("from", "to", "updated_since"))]
+             site_today(patient).isoformat(), *(str(query.get(name)) for name in ("from", "to", "updated_since")),
+             ",".join(sorted(query.get("kind") or ()))]
     return 'W/"' + hashlib.sha256("|".join(parts).encode()).hexdigest()[:32] + '"'
 
 
@@ -99,8 +105,10 @@ def calendar(patient: Patient, query: Mapping[str, Any]) -> dict[str, Any]:
     db.session.execute(sa.select(Patient.id).where(Patient.id == patient.id).with_for_update(read=True))
     as_of = utcnow()
     stmt = _filtered(sa.select(*event_columns()).where(Event.__table__.c.patient_id == patient.id), query)
+    today = site_today(patient)
     rows = sorted(load_events(stmt)[0], key=event_sort_key)
-    return {"patient_id": str(patient.id), "as_of": as_of, "events": rows}
+    return {"patient_id": str(patient.id), "as_of": as_of, "today": today,
+            "events": [with_state(row, today) for row in rows]}
 
 
 def calendar_if_changed(patient: Patient, audience: str, query: Mapping[str, Any],
@@ -117,5 +125,5 @@ __all__ = [
     "clinic_for", "etag_matches", "event_columns", "event_sort_key", "facts_of", "has_calendar",
     "issue_calendar_feed", "latest_today", "load_events", "local_today", "lock_patient", "parse_if_match",
     "patient_for_feed", "plan_new_patient", "record_event", "record_scan_on_calendar", "render_ics",
-    "replan_patient", "replan_study", "revoke_calendar_feed", "site_today", "stored_events",
+    "replan_patient", "replan_study", "revoke_calendar_feed", "site_today", "state_of", "stored_events", "with_state",
 ]
