@@ -492,10 +492,16 @@ def replan(existing: Sequence[ExistingEvent], inputs: PlanInputs, facts: Mapping
     """Bring stored events in line with a fresh plan without rewriting history.
 
     * a key not stored yet is created (at enrolment that includes past-dated events);
-    * a stored *planned* event whose stored target is today or later is updated when any planned
-      field differs, and cancelled when its key is no longer planned;
-    * past events (stored target before ``today``) and events with any other status, cancelled
-      included, are never touched, and their keys are never created again. Ids are never reused.
+    * a stored *planned* event is updated when any planned field differs, and cancelled when its
+      key is no longer planned, **whatever its stored date**: an unrecorded planned visit is not
+      history. Sites often record a visit days after it happened; until then the visits after
+      it were planned from the old facts, and once the late day 1 is recorded they follow the
+      clock again even if their old date has passed;
+    * events with any other status (recorded, or cancelled) are never touched, and their keys are
+      never created again. Ids are never reused.
+
+    ``today`` (the site's today) does not limit what moves; it is kept so callers state the day
+    they re-plan on.
     """
     by_key: dict[str, ExistingEvent] = {}
     for stored in existing:
@@ -510,13 +516,9 @@ def replan(existing: Sequence[ExistingEvent], inputs: PlanInputs, facts: Mapping
         stored = by_key.get(event.key)
         if stored is None:
             changes.to_create.append(event)
-        elif _is_open_future(stored, today) and stored.event != event:
+        elif stored.status == "planned" and stored.event != event:
             changes.to_update.append((stored.id, event))
     for stored in existing:
-        if stored.key not in planned_keys and _is_open_future(stored, today):
+        if stored.key not in planned_keys and stored.status == "planned":
             changes.to_cancel.append(stored.id)
     return changes
-
-
-def _is_open_future(stored: ExistingEvent, today: date) -> bool:
-    return stored.status == "planned" and stored.event.target_date >= today

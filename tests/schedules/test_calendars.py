@@ -365,7 +365,8 @@ def test_recorded_late_day1_replans_only_the_future_and_keeps_ids():
             assert event == before[key]
 
 
-def test_a_study_override_changes_only_future_planned_events():
+def test_a_study_override_changes_every_unrecorded_planned_event_and_nothing_recorded():
+    """An unrecorded planned visit is not history: past or future, it follows the plan."""
     store = Store()
     store.replan(inputs("INET-PAC"), today=MONDAY)
     store.record("dose:C1D1", "completed", actual_date=MONDAY)
@@ -374,24 +375,26 @@ def test_a_study_override_changes_only_future_planned_events():
     today = D(2026, 6, 22)
     changes = store.replan(inputs(higher), today=today)
     changed = {e.key for _, e in changes.to_update}
-    assert "dose:C1D8" not in changed and "dose:C1D15" not in changed  # past, planned
-    assert "dose:C2D8" not in changed  # recorded
-    assert {"dose:C2D1", "dose:C2D15", "dose:C3D1"} <= changed
-    assert agents(store.events["dose:C1D15"].event) == (PAC,)
+    assert "dose:C1D1" not in changed and "dose:C2D8" not in changed  # recorded
+    assert {"dose:C1D8", "dose:C1D15", "dose:C2D1", "dose:C2D15", "dose:C3D1"} <= changed
+    assert agents(store.events["dose:C1D15"].event) == (("paclitaxel", 90, "mg/m2"),)
     assert agents(store.events["dose:C2D15"].event) == (("paclitaxel", 90, "mg/m2"),)
 
 
-def test_discontinuation_cancels_future_dosing_leaves_past_and_imaging():
+def test_discontinuation_cancels_unrecorded_dosing_after_it_and_leaves_recorded_visits_and_imaging():
     store = Store()
     store.replan(inputs("INET-PAC"), today=MONDAY)
+    store.record("dose:C1D1", "completed", actual_date=MONDAY)
     before = dict(store.events)
     today = D(2026, 7, 10)
     changes = store.replan(inputs("INET-PAC", discontinued_on=D(2026, 7, 1)), today=today)
     assert not changes.to_create and not changes.to_update
     cancelled = {k for k, e in store.events.items() if e.status == "cancelled"}
     assert cancelled == {k for k, e in before.items()
-                         if e.event.kind == "dose" and e.event.target_date >= today}
-    assert store.events["dose:C2D15"].status == "planned"  # 6 Jul: after discontinuation but past
+                         if e.event.kind == "dose" and e.event.protocol_date >= D(2026, 7, 1)}
+    # 6 Jul: after the discontinuation, past, never recorded: not planned any more.
+    assert store.events["dose:C2D15"].status == "cancelled"
+    assert store.events["dose:C1D1"].status == "completed"
     assert {k: v.id for k, v in store.events.items()} == {k: v.id for k, v in before.items()}
     # Taking the discontinuation back does not resurrect cancelled events: their keys stay used.
     again = store.replan(inputs("INET-PAC"), today=today)
@@ -431,7 +434,7 @@ def test_replanning_properties(regimen, first_dose, country, outcomes, horizon):
         changes = replan(list(store.events.values()), inp, store.facts, today)
         for event_id, _ in changes.to_update + [(i, None) for i in changes.to_cancel]:
             old = next(e for e in before.values() if e.id == event_id)
-            assert old.status == "planned" and old.event.target_date >= today  # only the future
+            assert old.status == "planned"  # only what nobody recorded, whatever its date
         store.apply(changes)
 
         # ids are stable and nothing is ever deleted
