@@ -90,7 +90,8 @@ class PlannedEvent:
 
     ``key`` is the stable natural key: ``dose:C{cycle}D{day}``, ``diary:YYYY-MM-DD``,
     ``assessment:{k}``, ``survey:{n}``. Flags: ``loading``, ``reload``, ``rescheduled``,
-    ``clinic_closed`` (on a closed day because no open day was left in the window).
+    ``clinic_closed`` (on a closed day because no open day was left in the window),
+    ``outside_window`` (rescheduled by staff, with ``force``, outside its window).
     """
 
     key: str
@@ -281,9 +282,12 @@ def _place(fact: EventFact | None, protocol: date, start: date, end: date,
         if fact.status != "planned" and fact.target_date is not None:
             return fact.target_date, frozenset()
         if fact.rescheduled_to is not None:
-            closed = clinic is not None and not clinic.is_open(fact.rescheduled_to)
-            return fact.rescheduled_to, frozenset({"rescheduled", "clinic_closed"} if closed
-                                                  else {"rescheduled"})
+            flags = {"rescheduled"}
+            if clinic is not None and not clinic.is_open(fact.rescheduled_to):
+                flags.add("clinic_closed")
+            if not start <= fact.rescheduled_to <= end:
+                flags.add("outside_window")  # forced by staff: a deviation reconciliation lists
+            return fact.rescheduled_to, frozenset(flags)
     if clinic is None:
         return protocol, frozenset()
     target = clinic.nearest_open(protocol, start, end)

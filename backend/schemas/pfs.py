@@ -10,7 +10,12 @@ class PfsQuerySchema(ma.Schema):
 
 class PfsVisitSchema(ma.Schema):
     number = ma.fields.Integer(dump_only=True)
-    target_date = ma.fields.Date(dump_only=True)
+    event_id = ma.fields.String(dump_only=True, allow_none=True, metadata={
+        "description": "The calendar's tumour-assessment event (null beyond the planning horizon)"})
+    protocol_date = ma.fields.Date(dump_only=True, metadata={
+        "description": "Where the imaging clock puts the visit; the window is around it"})
+    target_date = ma.fields.Date(dump_only=True, metadata={
+        "description": "The day the calendar plans it for (after clinic closures and rescheduling)"})
     window_start = ma.fields.Date(dump_only=True)
     window_end = ma.fields.Date(dump_only=True)
     status = ma.fields.String(dump_only=True, metadata={"description": " | ".join(VISIT_STATUSES)})

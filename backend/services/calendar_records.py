@@ -101,7 +101,10 @@ def _reschedule(patient: Patient, event: Event, data: Mapping[str, Any]) -> None
                                           f"{event.window_start.isoformat()}..{event.window_end.isoformat()}; "
                                           "send \"force\": true to override.", reason="outside_window")
     event.target_date = target
-    event.flags = sorted((set(event.flags or ()) - {"clinic_closed"}) | {"rescheduled"})
+    flags = (set(event.flags or ()) - {"clinic_closed", "outside_window"}) | {"rescheduled"}
+    if not event.window_start <= target <= event.window_end:
+        flags.add("outside_window")
+    event.flags = sorted(flags)
     event.reason = data["reason"]
 
 

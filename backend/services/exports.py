@@ -25,13 +25,16 @@ import sqlalchemy as sa
 from backend.auth import Principal
 from backend.extensions import db
 from backend.models import Event, Patient, Site, Study
+from backend.services.assessments import site_today
+from backend.services.calendar_events import state_of
 from backend.services.pfs import derive_many
 from backend.services.studies import study_by_code
 
 ADTTE_COLUMNS = ("STUDYID", "USUBJID", "SUBJID", "SITEID", "PARAMCD", "PARAM", "STARTDT", "ADT", "AVAL", "AVALU",
                  "CNSR", "EVNTDESC", "CNSDTDSC", "LADQDT", "NMISS", "MISSFL", "ATRISKFL", "PROTDLDT", "DATACUTDT")
 VISIT_COLUMNS = ("STUDYID", "USUBJID", "SUBJID", "SITEID", "EVENTID", "KIND", "VISIT", "CYCLE", "DAY", "PROTDT",
-                 "PLANDT", "WINSTDT", "WINENDT", "ACTDT", "STATUS", "INWINFL", "PFSVSTAT")
+                 "PLANDT", "WINSTDT", "WINENDT", "ACTDT", "STATUS", "INWINFL", "PFSVSTAT", "STATE", "DAYSOVER",
+                 "FLAGS")
 VISIT_KINDS = ("dose", "tumor_assessment", "symptom_survey")
 
 EVENT_DESCRIPTIONS = {
@@ -107,7 +110,10 @@ def adtte_csv(principal: Principal, code: str, as_of: date | None = None) -> str
 
 
 def subject_visits_csv(principal: Principal, code: str, as_of: date | None = None) -> str:
-    """One row per visit: planned and actual date, window, status; scans with their PFS visit status."""
+    """One row per visit: planned and actual date, window, status; scans with their PFS visit status.
+
+    ``STATUS`` is what was recorded; ``STATE`` and ``DAYSOVER`` are the event's derived state and days
+    overdue on ``as_of`` (default the site's today), exactly as the calendar shows them."""
     study = study_by_code(principal, code)
     patients = _patients(study)
     results = derive_many(patients, as_of)
@@ -118,8 +124,10 @@ def subject_visits_csv(principal: Principal, code: str, as_of: date | None = Non
             events[event.patient_id].append(event)
     rows = []
     for patient in patients:
+        today = as_of or site_today(patient.site)
         pfs_status = {f"assessment:{v.number}": v.status for v in results[patient.id][1].visits}
         for event in sorted(events[patient.id], key=lambda e: (e.target_date, VISIT_KINDS.index(e.kind), e.key)):
+            state = state_of(event, today)
             in_window = (("Y" if event.window_start <= event.actual_date <= event.window_end else "N")
                          if event.actual_date else "")
             rows.append({
@@ -129,5 +137,6 @@ def subject_visits_csv(principal: Principal, code: str, as_of: date | None = Non
                 "WINSTDT": event.window_start, "WINENDT": event.window_end, "ACTDT": event.actual_date,
                 "STATUS": event.status, "INWINFL": in_window,
                 "PFSVSTAT": pfs_status.get(event.key, "") if event.kind == "tumor_assessment" else "",
+                "STATE": state.state, "DAYSOVER": state.days_overdue, "FLAGS": " ".join(sorted(event.flags or ())),
             })
     return _csv(VISIT_COLUMNS, rows)

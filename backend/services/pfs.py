@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from backend.auth import Principal
 from backend.errors import InvalidInput
 from backend.extensions import db
-from backend.models import Patient, PatientOutcome, Study, TumourAssessment
+from backend.models import Event, Patient, PatientOutcome, Study, TumourAssessment
 from backend.auth import visible_patient
 from backend.services.assessments import ON_STUDY, site_today
 from backend.services.notifications import notify_site_staff
@@ -112,9 +112,50 @@ def derive_many(patients: Sequence[Patient], as_of: date | None = None,
     return result
 
 
-def pfs_body(patient: Patient, day: date, result: pfs.PfsResult) -> dict[str, Any]:
+@dataclass(frozen=True)
+class CalendarScan:
+    """A tumour-assessment event of the calendar, as PFS visits show it."""
+
+    event_id: uuid.UUID
+    protocol_date: date
+    target_date: date
+
+
+def calendar_scans(patient_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, dict[int, CalendarScan]]:
+    """Each patient's tumour-assessment events by visit number (`assessment:{k}`), one query per chunk."""
+    ids = list(patient_ids)
+    scans: dict[uuid.UUID, dict[int, CalendarScan]] = {pid: {} for pid in ids}
+    for start in range(0, len(ids), _CHUNK):
+        for row in db.session.execute(
+                sa.select(Event.patient_id, Event.key, Event.id, Event.protocol_date, Event.target_date)
+                .where(Event.patient_id.in_(ids[start:start + _CHUNK]), Event.kind == "tumor_assessment")):
+            number = row.key.removeprefix("assessment:")
+            if number.isdigit():
+                scans[row.patient_id][int(number)] = CalendarScan(row.id, row.protocol_date, row.target_date)
+    return scans
+
+
+def visit_body(visit: pfs.VisitStatus, scans: dict[int, CalendarScan]) -> dict[str, Any]:
+    """A PFS visit as the contract shows it: the calendar's `event_id`, `protocol_date` and
+    `target_date` (the open day it is planned for). The imaging clock's protocol date is the one
+    PFS judges windows around; a visit the calendar does not hold (beyond its planning horizon)
+    shows that date as both, and no event id."""
+    scan = scans.get(visit.number)
+    body = visit.to_dict()
+    body["protocol_date"] = scan.protocol_date if scan else visit.target_date
+    body["target_date"] = scan.target_date if scan else visit.target_date
+    body["event_id"] = str(scan.event_id) if scan else None
+    return body
+
+
+def pfs_body(patient: Patient, day: date, result: pfs.PfsResult,
+             scans: dict[int, CalendarScan] | None = None) -> dict[str, Any]:
     """The contract's PFS body, with who and when it was evaluated for."""
-    return {"patient_id": str(patient.id), "subject_id": patient.subject_id, "as_of": day, **result.to_dict()}
+    if scans is None:
+        scans = calendar_scans([patient.id])[patient.id]
+    body = {"patient_id": str(patient.id), "subject_id": patient.subject_id, "as_of": day, **result.to_dict()}
+    body["visits"] = [visit_body(visit, scans) for visit in result.visits]
+    return body
 
 
 def patient_pfs(principal: Principal, patient_id: str, as_of: date | None) -> dict[str, Any]:

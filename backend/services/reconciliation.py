@@ -6,7 +6,10 @@ visits). Findings, each ``{"kind", "site", "patient_id", "subject_id", "event_id
 
 * ``recorded_outside_window`` — a completed visit whose actual date lies outside
   [window_start, window_end] (ICH E6(R2) 4.5.3: deviations from the protocol are documented).
-* ``not_recorded`` — a visit still ``planned`` after its window closed.
+* ``not_recorded`` — a visit whose state is ``overdue`` (`schedules.visit_states`: still
+  ``planned`` after its window closed), with its ``days_overdue``.
+* ``rescheduled_outside_window`` — a planned visit staff forced outside its window (flag
+  ``outside_window``): listed from the moment it is rescheduled, before it happens.
 * ``duplicate_same_day`` — two or more completed events of the same kind for one patient on
   the same actual date.
 * ``assessment_after_progression`` — a tumour assessment dated after the first PD; RECIST 1.1
@@ -34,8 +37,10 @@ from backend.extensions import db
 from backend.models import Event, Patient, TumourAssessment
 from backend.services.assessments import site_today
 from backend.services import calendars
+from backend.services.calendar_events import state_of
 from backend.services.studies import study_by_code
 from schedules.calendars import plan_calendar
+from schedules.visit_states import VisitState
 
 VISIT_KINDS = ("dose", "tumor_assessment", "symptom_survey")
 BASELINE_MAX_DAYS_BEFORE = 28
@@ -75,10 +80,12 @@ def protocol_clocks(patient: Patient) -> tuple[tuple[str, ...], list[ExpectedEve
 CALENDAR_PLANNERS: list[CalendarPlanner] = [protocol_clocks]
 
 
-def finding(kind: str, patient: Patient, day: date | None, detail: str, event_id: Any = None) -> dict[str, Any]:
+def finding(kind: str, patient: Patient, day: date | None, detail: str, event_id: Any = None,
+            state: VisitState | None = None) -> dict[str, Any]:
     return {"kind": kind, "site": patient.site.code, "patient_id": str(patient.id),
             "subject_id": patient.subject_id, "event_id": str(event_id) if event_id else None,
-            "date": day, "detail": detail}
+            "date": day, "detail": detail, "state": state.state if state else None,
+            "days_overdue": state.days_overdue if state else None}
 
 
 def _agents(event: Event) -> tuple[tuple[str, Any, str], ...]:
@@ -157,16 +164,22 @@ def _event_findings(patient: Patient, events: list[Event], day: date) -> list[di
     result = []
     same_day: dict[tuple[str, date], list[Event]] = defaultdict(list)
     for event in events:
+        state = state_of(event, day)
         if event.status == "completed" and event.actual_date is not None:
             same_day[(event.kind, event.actual_date)].append(event)
             if not event.window_start <= event.actual_date <= event.window_end:
                 result.append(finding("recorded_outside_window", patient, event.actual_date,
                                       f"{event.label} recorded on {event.actual_date}, outside its window "
-                                      f"{event.window_start} to {event.window_end}", event.id))
-        elif event.status == "planned" and event.window_end < day:
+                                      f"{event.window_start} to {event.window_end}", event.id, state))
+        elif state.state == "overdue":
             result.append(finding("not_recorded", patient, event.window_end,
                                   f"{event.label} planned {event.target_date}: nothing recorded and its window "
-                                  f"closed {event.window_end}", event.id))
+                                  f"closed {event.window_end} ({state.days_overdue} days overdue)", event.id, state))
+        if event.status == "planned" and "outside_window" in (event.flags or ()):
+            result.append(finding("rescheduled_outside_window", patient, event.target_date,
+                                  f"{event.label} rescheduled to {event.target_date}, outside its window "
+                                  f"{event.window_start} to {event.window_end}: {event.reason or 'no reason'}",
+                                  event.id, state))
     for (kind, actual), group in same_day.items():
         if len(group) > 1:
             labels = ", ".join(sorted(e.label for e in group))

@@ -152,8 +152,9 @@ def test_visits_are_serialised_with_their_windows(client, auth, nurse_of):
     site, nurse = nurse_of()
     patient = PatientFactory(site=site, first_dose_date=FIRST_DOSE)
     body = client.get(f"/api/v1/patients/{patient.id}/pfs?as_of=2025-02-20", headers=auth.headers(nurse)).get_json()
-    assert body["visits"][0] == {"number": 1, "target_date": "2025-02-17", "window_start": "2025-02-10",
-                                 "window_end": "2025-02-24", "status": "open"}
+    assert body["visits"][0] == {"number": 1, "event_id": None, "protocol_date": "2025-02-17",
+                                 "target_date": "2025-02-17", "window_start": "2025-02-10",
+                                 "window_end": "2025-02-24", "status": "open"}  # no calendar: the clock's date
     assert body["last_adequate_assessment"] is None
 
 
@@ -172,8 +173,13 @@ def test_a_dose_delay_moves_no_assessment(client, auth, nurse_of):
     dose_event(patient, 3, date(2025, 2, 24))
     assessment_event(patient, 2, target_date=date(2025, 4, 3), flags=["rescheduled"])
 
-    assert client.get(url, headers=headers).get_json() == before
-    assert [v["target_date"] for v in before["visits"]] == ["2025-02-17", "2025-03-31", "2025-05-12"]
+    after = client.get(url, headers=headers).get_json()
+    judged = ("number", "protocol_date", "window_start", "window_end", "status")
+    assert [{k: v[k] for k in judged} for v in after["visits"]] == [{k: v[k] for k in judged} for v in before["visits"]]
+    assert {k: v for k, v in after.items() if k != "visits"} == {k: v for k, v in before.items() if k != "visits"}
+    assert [v["protocol_date"] for v in after["visits"]] == ["2025-02-17", "2025-03-31", "2025-05-12"]
+    # The visit shows the day the calendar plans it for (issue 9, item 5).
+    assert after["visits"][1]["target_date"] == "2025-04-03" and after["visits"][1]["event_id"] is not None
 
 
 def test_phases_change_the_interval(client, auth, db):
