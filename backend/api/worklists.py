@@ -17,7 +17,11 @@ class Worklist(MethodView):
     @blp.paginate()
     @errors(blp, 401, 403, 404)
     def get(self, query, code, pagination_parameters):
-        """The site's worklist, most urgent first: PFS at risk, scan windows closing, visits overdue and due"""
+        """The site's worklist, one row per patient and thing to do, most urgent first
+
+        Symptom alerts, PFS at risk, visits overdue, no baseline scan, visits due this week, surveys not
+        answered (kinds in the README); each row names the event or alert it is about.
+        """
         rows = worklists_service.site_worklist(current_principal(), code, query["date"])
         pagination_parameters.item_count = len(rows)
         start = (pagination_parameters.page - 1) * pagination_parameters.page_size

@@ -1,163 +1,269 @@
-"""A site's worklist: what its nurses must act on, most urgent first; each row says what to do.
+"""A site's worklist: what its nurses must act on, one row per patient and thing to do, most urgent first.
 
-Rows come from *sources*, functions ``(site, date) -> [row]`` listed in ``WORKLIST_SOURCES``: open
-symptom alerts, PFS risk, and visits. A row is
-``{"priority", "kind", "patient_id", "subject_id", "what", "due_date", "action"}``; rows are ordered
-by priority (1 = most urgent), then due date, then subject.
+A row (CONTRACT.md "Site work") is ``{"priority", "kind", "patient_id", "subject_id", "event_id",
+"alert_id", "days_overdue", "due_date", "what", "action"}``; ``event_id``, ``alert_id`` and
+``days_overdue`` are null where they do not apply. Rows are ordered by priority (1 = most urgent), then
+due date (so the longest overdue come first), then subject.
 
-Kinds and priorities (only patients still on study, i.e. on treatment or in follow-up):
+Kinds, most urgent first (patients on study, i.e. on treatment or in follow-up, except alerts):
 
-1. ``symptom_alert`` — an open PRO-CTCAE alert (patient safety comes first); the row stays until a
-   nurse acknowledges the alert.
-2. ``pfs_at_risk`` — an assessment was missed; an adequate scan is needed by the protect deadline
-   or a later progression is censored (`schedules.pfs`, FDA 2018 "more than one missed visit").
-   With no deadline left the scan is due today.
-3. ``assessment_window_closing`` — a tumour-assessment window closes within 7 days and no scan is
-   booked or done. *Done* means an adequate assessment attends the visit (an NE scan does not).
-   *Booked* is kept simple until the calendar records appointments: a tumour_assessment event
-   whose target date lies in the window is booked when it is completed or carries the flag
-   ``"booked"``. When the window is also the patient's PFS protect deadline the
-   ``pfs_at_risk`` row already says it, so no second row is made.
-4. ``visit_overdue`` — a dosing visit or tumour assessment still ``planned`` after its window
-   closed (nothing recorded).
-5. ``visit_due`` — a dosing visit or tumour assessment planned in the 7 days from the date.
+1. ``symptom_alert`` — an open PRO-CTCAE alert, one row per alert, until a nurse acknowledges it
+   (patient safety first: Basch et al. 2016/2017).
+2. ``pfs_at_risk`` — a tumour assessment was missed: an adequate scan is needed by the protect
+   deadline or a later progression is censored (`schedules.pfs`, FDA 2018 "more than one missed
+   visit"). The row is about the scan to book (its calendar ``event_id``); with no deadline left
+   the scan is due today and ``days_overdue`` counts from the last missed window.
+3. ``visit_overdue`` — a dose visit or tumour assessment whose state is ``overdue`` (window closed,
+   nothing recorded; `schedules.visit_states`), with ``days_overdue``.
+4. ``no_baseline`` — no baseline tumour assessment is recorded: PFS is censored ``no_baseline``
+   (RECIST 1.1 §3.2: baseline within 4 weeks before treatment) until it is.
+5. ``visit_due`` — a dose visit or tumour assessment due (window open today) or planned within the
+   next 7 days. A scan row says when its window closes and asks to book or confirm the scan.
+6. ``survey_nonresponse`` — the last two weekly symptom surveys whose windows have closed were not
+   completed (the PRO follow-up call of Basch et al. 2016).
 
-Dosing-diary days and symptom surveys are done at home and are not site visits: they are not
-listed here (survey follow-up calls are the reminders work's).
+One thing, one row: a row about an event that a more urgent row is already about is dropped (the
+scan PFS needs is not also "due"). Every visit's state comes from `calendar_events.state_of`, the
+function behind the calendar's ``state``.
+
+Everything is set-based: a fixed number of queries per site whatever its size (PFS histories in
+chunks of 500 patients), no query per patient (see ``bench/worklist.py``). The console calls
+:func:`worklist_rows` directly.
 """
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, NamedTuple
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
 from backend.auth import Principal, can_see_site
 from backend.errors import NotFound
 from backend.extensions import db
-from backend.models import Event, Patient, Site
+from backend.models import Event, Patient, Site, Study
 from backend.services.alerts import open_alerts_for_site
 from backend.services.assessments import ON_STUDY, site_today
-from backend.services.pfs import derive_many
-from schedules.pfs import OPEN
+from backend.services.calendar_events import state_of
+from backend.services.pfs import calendar_scans, derive_many
+from schedules.pfs import MISSED, OPEN, UPCOMING, PfsResult
 
 Row = dict[str, Any]
-WorklistSource = Callable[[Site, date], list[Row]]
 
 PRIORITIES = {
     "symptom_alert": 1,
     "pfs_at_risk": 2,
-    "assessment_window_closing": 3,
-    "visit_overdue": 4,
+    "visit_overdue": 3,
+    "no_baseline": 4,
     "visit_due": 5,
+    "survey_nonresponse": 6,
 }
-WINDOW_CLOSING_DAYS = 7
+KINDS = tuple(PRIORITIES)
 DUE_DAYS = 7
 CLINIC_VISIT_KINDS = ("dose", "tumor_assessment")
+NONRESPONSE_SURVEYS = 2
 
 
-def row(kind: str, patient: Patient, what: str, due_date: date | None, action: str,
-        priority: int | None = None) -> Row:
+class PatientRef(NamedTuple):
+    """What the worklist needs of a patient (and what `services.pfs.derive_many` reads)."""
+
+    id: uuid.UUID
+    subject_id: str
+    first_dose_date: date
+    study: Study
+
+
+@dataclass
+class SiteDay:
+    """One site on one day, with its on-study patients loaded once for every source."""
+
+    site: Site
+    day: date
+    patients: dict[uuid.UUID, PatientRef] = field(default_factory=dict)
+
+
+WorklistSource = Callable[[SiteDay], list[Row]]
+
+
+def row(kind: str, patient: Any, what: str, due_date: date | None, action: str, *, event_id: Any = None,
+        alert_id: Any = None, days_overdue: int | None = None, priority: int | None = None) -> Row:
     return {"priority": priority or PRIORITIES[kind], "kind": kind, "patient_id": str(patient.id),
-            "subject_id": patient.subject_id, "what": what, "due_date": due_date, "action": action}
+            "subject_id": patient.subject_id, "event_id": str(event_id) if event_id else None,
+            "alert_id": str(alert_id) if alert_id else None, "days_overdue": days_overdue,
+            "due_date": due_date, "what": what, "action": action}
 
 
-def _on_study_patients(site: Site) -> list[Patient]:
-    return list(db.session.scalars(sa.select(Patient).where(Patient.site_id == site.id,
-                                                            Patient.status.in_(ON_STUDY))))
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
 
 
-def _booked_scans(patient_ids: list) -> dict[Any, list[date]]:
-    """Target dates of tumour-assessment events that are booked or done, per patient."""
-    booked: dict[Any, list[date]] = defaultdict(list)
-    if not patient_ids:
-        return booked
-    events = db.session.execute(sa.select(Event.patient_id, Event.target_date, Event.status, Event.flags).where(
-        Event.patient_id.in_(patient_ids), Event.kind == "tumor_assessment",
-        Event.status.in_(("planned", "completed"))))
-    for event in events:
-        if event.status == "completed" or "booked" in (event.flags or ()):
-            booked[event.patient_id].append(event.target_date)
-    return booked
+# -- sources --------------------------------------------------------------------------------------
+
+def alert_rows(ctx: SiteDay) -> list[Row]:
+    """Open symptom alerts, longest waiting first, one row each."""
+    zone = ZoneInfo(ctx.site.timezone)
+    rows = []
+    for alert in open_alerts_for_site(ctx.site.id):
+        rows.append(row("symptom_alert", alert.patient, f"Symptom alert: {alert.term} ({alert.rule.replace('_', ' ')})",
+                        alert.created_at.astimezone(zone).date(),
+                        "Call the patient, assess the symptom, then acknowledge the alert with the action taken",
+                        alert_id=alert.id))
+    return rows
 
 
-def pfs_rows(site: Site, day: date) -> list[Row]:
-    """PFS at risk, and assessment windows closing without a scan (same derivation as GET /pfs)."""
-    patients = _on_study_patients(site)
-    results = derive_many(patients, day)
-    booked = _booked_scans([p.id for p in patients])
+def _scan_to_book(result: PfsResult) -> Any:
+    """The PFS visit the next adequate scan should attend: the one closing at the protect deadline,
+    else the first still open or upcoming."""
+    if result.protect_deadline is not None:
+        for visit in result.visits:
+            if visit.window_end == result.protect_deadline:
+                return visit
+    return next((v for v in result.visits if v.status in (OPEN, UPCOMING)), None)
+
+
+def pfs_rows(ctx: SiteDay) -> list[Row]:
+    """PFS at risk and no baseline, from the derivation behind GET /pfs (`services.pfs.derive_many`)."""
+    patients = list(ctx.patients.values())
+    results = derive_many(patients, ctx.day)
+    at_risk = [p for p in patients if results[p.id][1].at_risk]
+    scans = calendar_scans([p.id for p in at_risk]) if at_risk else {}
     rows = []
     for patient in patients:
         _, result = results[patient.id]
+        if result.reason == "no_baseline":
+            rows.append(row("no_baseline", patient, "No baseline tumour assessment recorded: PFS is censored "
+                            "(no_baseline) until it is", patient.first_dose_date,
+                            "Record the baseline scan (RECIST 1.1: at most 4 weeks before the first dose)"))
+            continue
+        if not result.at_risk:
+            continue
         deadline = result.protect_deadline
-        if result.at_risk:
-            since = result.last_adequate_assessment or patient.first_dose_date
-            missed = result.consecutive_missed
-            what = (f"PFS at risk: {missed} tumour assessment{'s' if missed != 1 else ''} missed since {since}")
-            action = (f"Book an adequate tumour assessment on or before {deadline}" if deadline else
-                      "Book an adequate tumour assessment now: a progression found before it would be censored")
-            rows.append(row("pfs_at_risk", patient, what, deadline or day, action))
-        closes_by = day + timedelta(days=WINDOW_CLOSING_DAYS)
-        for visit in result.visits:
-            if visit.status != OPEN or visit.window_end > closes_by:
-                continue
-            if result.at_risk and deadline == visit.window_end:
-                continue
-            if any(visit.window_start <= target <= visit.window_end for target in booked.get(patient.id, ())):
-                continue
-            left = (visit.window_end - day).days
-            rows.append(row(
-                "assessment_window_closing", patient,
-                f"Tumour assessment {visit.number}: window {visit.window_start} to {visit.window_end} closes "
-                f"in {left} day{'s' if left != 1 else ''}; no scan booked or done",
-                visit.window_end, f"Book the scan on or before {visit.window_end}"))
+        since = result.last_adequate_assessment or patient.first_dose_date
+        visit = _scan_to_book(result)
+        scan = scans.get(patient.id, {}).get(visit.number) if visit is not None else None
+        what = f"PFS at risk: {_plural(result.consecutive_missed, 'tumour assessment')} missed since {since}"
+        if deadline is not None:
+            rows.append(row("pfs_at_risk", patient, what, deadline,
+                            f"Book an adequate tumour assessment on or before {deadline}",
+                            event_id=scan.event_id if scan else None))
+            continue
+        last_missed = max((v.window_end for v in result.visits if v.status == MISSED), default=None)
+        late = (ctx.day - last_missed).days if last_missed is not None and last_missed < ctx.day else None
+        rows.append(row("pfs_at_risk", patient, what, ctx.day,
+                        "Book an adequate tumour assessment now: a progression found before it would be censored",
+                        event_id=scan.event_id if scan else None, days_overdue=late))
     return rows
 
 
-def visit_rows(site: Site, day: date) -> list[Row]:
-    """Clinic visits overdue (window closed, nothing recorded) and due: planned for the next 7 days,
-    or past their planned day with the window still open (still to be done or recorded)."""
-    week_end = day + timedelta(days=DUE_DAYS)
-    stmt = (sa.select(Event, Patient).join(Patient, Patient.id == Event.patient_id)
-            .where(Patient.site_id == site.id, Patient.status.in_(ON_STUDY),
+def visit_rows(ctx: SiteDay) -> list[Row]:
+    """Clinic visits (doses, tumour assessments) overdue, due, or planned within the next 7 days: one
+    query for the site, each visit's state from `state_of`."""
+    if not ctx.patients:
+        return []
+    day, week_end = ctx.day, ctx.day + timedelta(days=DUE_DAYS)
+    stmt = (sa.select(Event.id, Event.patient_id, Event.kind, Event.label, Event.status, Event.target_date,
+                      Event.window_start, Event.window_end)
+            .join(Patient, Patient.id == Event.patient_id)
+            .where(Patient.site_id == ctx.site.id, Patient.status.in_(ON_STUDY),
                    Event.kind.in_(CLINIC_VISIT_KINDS), Event.status == "planned",
-                   sa.or_(Event.window_end < day, sa.and_(Event.window_end >= day, Event.target_date < week_end))))
+                   sa.or_(Event.window_start <= day, Event.target_date < week_end)))
     rows = []
-    for event, patient in db.session.execute(stmt):
-        if event.window_end < day:
+    for event in db.session.execute(stmt):
+        patient = ctx.patients.get(event.patient_id)
+        if patient is None:
+            continue
+        state = state_of(event, day)
+        if state.state == "overdue":
             rows.append(row("visit_overdue", patient,
                             f"{event.label} planned {event.target_date} is not recorded; its window closed "
-                            f"{event.window_end}", event.window_end,
-                            "Record the visit as completed (with its date), missed or held"))
+                            f"{event.window_end} ({_plural(state.days_overdue, 'day')} ago)", event.window_end,
+                            "Record the visit as completed (with its date), missed or held",
+                            event_id=event.id, days_overdue=state.days_overdue))
+        elif event.kind == "tumor_assessment":
+            left = (event.window_end - day).days
+            rows.append(row("visit_due", patient,
+                            f"{event.label} planned {event.target_date}: window {event.window_start} to "
+                            f"{event.window_end} closes in {_plural(left, 'day')}", event.target_date,
+                            f"Book the scan on or before {event.window_end}, or confirm the appointment",
+                            event_id=event.id))
         else:
-            action = ("Confirm the scan appointment with the patient" if event.kind == "tumor_assessment"
-                      else "Confirm the visit with the patient")
             rows.append(row("visit_due", patient,
                             f"{event.label} planned {event.target_date} (window {event.window_start} to "
-                            f"{event.window_end})", event.target_date, action))
+                            f"{event.window_end})", event.target_date, "Confirm the visit with the patient",
+                            event_id=event.id))
     return rows
 
 
-def alert_rows(site: Site, day: date) -> list[Row]:
-    """Open symptom alerts, longest waiting first (PRO-CTCAE alerts: Basch et al. 2016/2017 loop)."""
+def survey_rows(ctx: SiteDay) -> list[Row]:
+    """Patients whose last two weekly surveys with a closed window were not completed: one query
+    (the last two per patient by a window function)."""
+    if not ctx.patients:
+        return []
+    ranked = (sa.select(Event.id, Event.patient_id, Event.label, Event.status, Event.window_end,
+                        sa.func.row_number().over(partition_by=Event.patient_id,
+                                                  order_by=Event.window_end.desc()).label("n"))
+              .join(Patient, Patient.id == Event.patient_id)
+              .where(Patient.site_id == ctx.site.id, Patient.status.in_(ON_STUDY),
+                     Event.kind == "symptom_survey", Event.status != "cancelled", Event.window_end < ctx.day)
+              .subquery())
+    last: dict[uuid.UUID, list[Any]] = {}
+    for survey in db.session.execute(sa.select(ranked).where(ranked.c.n <= NONRESPONSE_SURVEYS)
+                                     .order_by(ranked.c.patient_id, ranked.c.n)):
+        last.setdefault(survey.patient_id, []).append(survey)
     rows = []
-    for alert in open_alerts_for_site(site.id):
-        what = f"Symptom alert: {alert.term} ({alert.rule.replace('_', ' ')})"
-        rows.append(row("symptom_alert", alert.patient, what, alert.created_at.date(),
-                        "Call the patient, assess the symptom, then acknowledge the alert with the action taken"))
+    for patient_id, surveys in last.items():
+        patient = ctx.patients.get(patient_id)
+        if patient is None or len(surveys) < NONRESPONSE_SURVEYS or any(s.status == "completed" for s in surveys):
+            continue
+        latest = surveys[0]
+        rows.append(row("survey_nonresponse", patient,
+                        f"The last {NONRESPONSE_SURVEYS} weekly symptom surveys were not completed "
+                        f"(latest: {latest.label}, closed {latest.window_end})", latest.window_end,
+                        "Call the patient: check on their symptoms and help with the app", event_id=latest.id))
     return rows
 
 
-WORKLIST_SOURCES: list[WorklistSource] = [alert_rows, pfs_rows, visit_rows]
+WORKLIST_SOURCES: list[WorklistSource] = [alert_rows, pfs_rows, visit_rows, survey_rows]
+
+
+# -- the list -------------------------------------------------------------------------------------
+
+def _on_study(site: Site) -> dict[uuid.UUID, PatientRef]:
+    study = site.study
+    return {r.id: PatientRef(r.id, r.subject_id, r.first_dose_date, study) for r in db.session.execute(
+        sa.select(Patient.id, Patient.subject_id, Patient.first_dose_date)
+        .where(Patient.site_id == site.id, Patient.status.in_(ON_STUDY)))}
+
+
+def _sort_key(r: Row) -> tuple:
+    return (r["priority"], r["due_date"] or date.min, r["subject_id"], r["kind"], r["what"])
+
+
+def _one_row_per_thing(rows: Iterable[Row]) -> list[Row]:
+    """Most urgent first; a row about an event a more urgent row is already about is dropped."""
+    seen: set[tuple[str, str]] = set()
+    kept = []
+    for r in sorted(rows, key=_sort_key):
+        if r["event_id"] is not None:
+            thing = (r["patient_id"], r["event_id"])
+            if thing in seen:
+                continue
+            seen.add(thing)
+        kept.append(r)
+    return kept
+
+
+def worklist_rows(site: Site, day: date) -> list[Row]:
+    """The worklist of `site` on `day` (the caller checks scope): row dicts, most urgent first."""
+    ctx = SiteDay(site, day, _on_study(site))
+    return _one_row_per_thing(r for source in WORKLIST_SOURCES for r in source(ctx))
 
 
 def site_worklist(principal: Principal, code: str, day: date | None = None) -> list[Row]:
     site = db.session.scalar(sa.select(Site).where(Site.code == code))
     if site is None or not can_see_site(principal, site):
         raise NotFound(f"No site {code!r}.")
-    day = day or site_today(site)
-    rows = [r for source in WORKLIST_SOURCES for r in source(site, day)]
-    rows.sort(key=lambda r: (r["priority"], r["due_date"] or date.min, r["subject_id"], r["kind"], r["what"]))
-    return rows
+    return worklist_rows(site, day or site_today(site))

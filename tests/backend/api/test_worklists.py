@@ -13,7 +13,7 @@ from backend.extensions import db as _db
 from backend.models import TumourAssessment
 from backend.services import worklists
 from tests.factories import PatientFactory, SiteFactory, UserFactory
-from tests.factories_pfs import assessment_event, dose_event
+from tests.factories_pfs import assessment_event, dose_event, survey_event
 
 DAY = "2025-04-10"
 
@@ -44,18 +44,27 @@ def worklist(client, auth, user, code="SH01", day=DAY):
 
 def test_rows_are_ordered_by_urgency_and_say_what_to_do(client, auth, site, nurse):
     # Visit 2 (window closed 2025-04-07) was missed: PFS at risk until visit 3's window closes.
-    scans(PatientFactory(site=site, subject_id="P-RISK", first_dose_date=date(2025, 1, 6)), (date(2025, 2, 17), "SD"))
-    # Visit 1 window 2025-04-01 to 04-15 open, nothing booked.
-    scans(PatientFactory(site=site, subject_id="P-CLOSING", first_dose_date=date(2025, 2, 25)))
-    # Same window, but the scan is booked on 04-12 (and so due this week).
-    booked = scans(PatientFactory(site=site, subject_id="P-BOOKED", first_dose_date=date(2025, 2, 25)))
-    assessment_event(booked, 1, target_date=date(2025, 4, 12), flags=["booked"])
-    # A dose visit whose window closed 2025-03-27 with nothing recorded; another due on 04-14.
+    risk = scans(PatientFactory(site=site, subject_id="P-RISK", first_dose_date=date(2025, 1, 6)),
+                 (date(2025, 2, 17), "SD"))
+    visit_3 = assessment_event(risk, 3)
+    # Visit 1 window 2025-04-01 to 04-15 open, nothing recorded: due, closing in 5 days.
+    closing = scans(PatientFactory(site=site, subject_id="P-CLOSING", first_dose_date=date(2025, 2, 25)))
+    assessment_event(closing, 1)
+    # A dose visit whose window closed 2025-03-27 with nothing recorded; another planned on 04-14.
     dosed = scans(PatientFactory(site=site, subject_id="P-DOSES", first_dose_date=date(2025, 3, 3)))
-    dose_event(dosed, 2, date(2025, 3, 24))
+    overdue = dose_event(dosed, 2, date(2025, 3, 24))
     dose_event(dosed, 3, date(2025, 4, 14))
     dose_event(dosed, 4, date(2025, 5, 5))  # not this week
     dose_event(dosed, 1, date(2025, 3, 3), status="completed", actual_date=date(2025, 3, 3))
+    # On treatment, and no baseline scan recorded.
+    PatientFactory(site=site, subject_id="P-NOBASE", first_dose_date=date(2025, 3, 31))
+    # The last two weekly surveys were not answered; another patient answered the last one.
+    silent = scans(PatientFactory(site=site, subject_id="P-SILENT", first_dose_date=date(2025, 3, 17)))
+    for n in (1, 2, 3):
+        survey_event(silent, n)
+    answered = scans(PatientFactory(site=site, subject_id="P-ANSWERED", first_dose_date=date(2025, 3, 17)))
+    survey_event(answered, 2)
+    survey_event(answered, 3, status="completed", actual_date=date(2025, 3, 31))
     # Nobody acts for a patient off study, or for another site.
     gone = PatientFactory(site=site, subject_id="P-OFF", status="off_study", first_dose_date=date(2025, 1, 6))
     dose_event(gone, 2, date(2025, 1, 27))
@@ -65,26 +74,34 @@ def test_rows_are_ordered_by_urgency_and_say_what_to_do(client, auth, site, nurs
 
     assert [(r["priority"], r["kind"], r["subject_id"], r["due_date"]) for r in rows] == [
         (2, "pfs_at_risk", "P-RISK", "2025-05-19"),
-        (3, "assessment_window_closing", "P-CLOSING", "2025-04-15"),
-        (4, "visit_overdue", "P-DOSES", "2025-03-27"),
-        (5, "visit_due", "P-BOOKED", "2025-04-12"),
+        (3, "visit_overdue", "P-DOSES", "2025-03-27"),
+        (4, "no_baseline", "P-NOBASE", "2025-03-31"),
+        (5, "visit_due", "P-CLOSING", "2025-04-08"),
         (5, "visit_due", "P-DOSES", "2025-04-14"),
+        (6, "survey_nonresponse", "P-SILENT", "2025-04-03"),
     ]
     assert rows[0]["action"] == "Book an adequate tumour assessment on or before 2025-05-19"
-    assert rows[1]["action"] == "Book the scan on or before 2025-04-15"
-    assert "5 days" in rows[1]["what"]
-    assert rows[2]["action"] == "Record the visit as completed (with its date), missed or held"
-    assert set(rows[0]) == {"priority", "kind", "patient_id", "subject_id", "what", "due_date", "action"}
+    assert rows[0]["event_id"] == str(visit_3.id) and rows[0]["days_overdue"] is None
+    assert rows[1]["action"] == "Record the visit as completed (with its date), missed or held"
+    assert (rows[1]["event_id"], rows[1]["days_overdue"]) == (str(overdue.id), 14)
+    assert rows[2]["event_id"] is None
+    assert "closes in 5 days" in rows[3]["what"] and rows[3]["action"].startswith("Book the scan on or before 2025-04-15")
+    assert set(rows[0]) == {"priority", "kind", "patient_id", "subject_id", "event_id", "alert_id", "days_overdue",
+                            "due_date", "what", "action"}
+    assert all(r["alert_id"] is None for r in rows)
 
 
-def test_a_closing_window_that_is_the_pfs_deadline_makes_one_row(client, auth, site, nurse):
-    """Visit 2 missed, visit 3's window (05-05 to 05-19) is the protect deadline and closes in 5 days."""
-    scans(PatientFactory(site=site, subject_id="P1", first_dose_date=date(2025, 1, 6)), (date(2025, 2, 17), "SD"))
+def test_the_scan_pfs_needs_makes_one_row_not_a_second_due_row(client, auth, site, nurse):
+    """Visit 2 missed; visit 3 (window 05-05 to 05-19) is the protect deadline and is due: one row,
+    the most urgent reason, about that scan."""
+    patient = scans(PatientFactory(site=site, subject_id="P1", first_dose_date=date(2025, 1, 6)),
+                    (date(2025, 2, 17), "SD"))
+    visit_3 = assessment_event(patient, 3)
     rows = worklist(client, auth, nurse, day="2025-05-14")
-    assert [(r["kind"], r["due_date"]) for r in rows] == [("pfs_at_risk", "2025-05-19")]
+    assert [(r["kind"], r["due_date"], r["event_id"]) for r in rows] == [("pfs_at_risk", "2025-05-19", str(visit_3.id))]
 
 
-def test_a_completed_scan_event_counts_as_done_for_the_window(client, auth, site, nurse):
+def test_a_completed_scan_event_is_nothing_to_do(client, auth, site, nurse):
     patient = scans(PatientFactory(site=site, first_dose_date=date(2025, 2, 25)))
     assessment_event(patient, 1, status="completed", actual_date=date(2025, 4, 9))
     assert worklist(client, auth, nurse) == []
@@ -96,15 +113,15 @@ def test_two_missed_visits_leave_no_deadline_the_scan_is_due_now(client, auth, s
     assert (row["kind"], row["due_date"]) == ("pfs_at_risk", "2025-05-20")
     assert row["what"] == "PFS at risk: 2 tumour assessments missed since 2025-02-17"
     assert row["action"].startswith("Book an adequate tumour assessment now")
+    assert row["days_overdue"] == 1  # visit 3's window closed yesterday
 
 
 def test_other_sources_join_the_list_in_priority_order(client, auth, site, nurse, monkeypatch):
-    """The alerts branch adds its source to WORKLIST_SOURCES at merge (priority 1: patient safety)."""
     patient = scans(PatientFactory(site=site, subject_id="P-RISK", first_dose_date=date(2025, 1, 6)),
                     (date(2025, 2, 17), "SD"))
 
-    def alerts(s, day):
-        return [worklists.row("symptom_alert", patient, "Grade 3 diarrhoea reported", day, "Call the patient today")]
+    def alerts(ctx):
+        return [worklists.row("symptom_alert", patient, "Grade 3 diarrhoea reported", ctx.day, "Call the patient today")]
 
     monkeypatch.setattr(worklists, "WORKLIST_SOURCES", [*worklists.WORKLIST_SOURCES, alerts])
     assert [r["kind"] for r in worklist(client, auth, nurse)] == ["symptom_alert", "pfs_at_risk"]
@@ -149,6 +166,6 @@ def test_a_visit_past_its_planned_day_with_its_window_open_is_still_due(client, 
     nurse = UserFactory(role="nurse", sites=[site])
     for day in ("2026-01-27", "2026-01-29"):
         rows = client.get(f"/api/v1/sites/WL9/worklist?date={day}", headers=auth.headers(nurse)).get_json()
-        assert [r["kind"] for r in rows if r["patient_id"] == str(patient.id)] == ["visit_due"], day
+        assert [r["kind"] for r in rows if r["event_id"] is not None] == ["visit_due"], day
     rows = client.get("/api/v1/sites/WL9/worklist?date=2026-01-30", headers=auth.headers(nurse)).get_json()
-    assert [r["kind"] for r in rows if r["patient_id"] == str(patient.id)] == ["visit_overdue"]
+    assert [(r["kind"], r["days_overdue"]) for r in rows if r["event_id"] is not None] == [("visit_overdue", 1)]
