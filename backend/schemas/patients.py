@@ -27,6 +27,8 @@ class PatientCreateSchema(ma.Schema):
     phone = ma.fields.String(load_default=None, allow_none=True, validate=ma.validate.Regexp(r"^\+[1-9][0-9]{6,14}$"),
                              metadata={"description": "E.164, for SMS reminders when the app is not installed"})
     email = ma.fields.Email(load_default=None, allow_none=True, metadata={"description": "For e-mail reminders"})
+    force = ma.fields.Boolean(load_default=False, metadata={
+        "description": "Accept a future first dose on a day the clinic is closed (otherwise 422 closed_day)"})
 
 
 class PatientUpdateSchema(ma.Schema):

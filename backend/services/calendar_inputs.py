@@ -71,7 +71,7 @@ def build_plan_inputs(patient: Patient) -> PlanInputs:
         survey = settings.get("survey") or {}
         surveys = SurveySchedule(**{k: int(survey[k]) for k in ("interval_days", "window_days") if k in survey})
         return PlanInputs(
-            regimen=regimen, first_dose=patient.first_dose_date, clinic=_clinic_or_422(patient.site),
+            regimen=regimen, first_dose=patient.first_dose_date, clinic=clinic_or_422(patient.site),
             assessments=assessments, surveys=surveys,
             horizon_days=int(settings.get("planning_horizon_days", DEFAULT_HORIZON_DAYS)),
             discontinued_on=patient.discontinued_on, follow_up_end=patient.follow_up_end,
@@ -91,7 +91,7 @@ def _progression_on(patient: Patient) -> date | None:
         TumourAssessment.baseline.is_(False)))
 
 
-def _clinic_or_422(site: Site) -> ClinicCalendar:
+def clinic_or_422(site: Site) -> ClinicCalendar:
     try:
         return clinic_for(site)
     except ValueError as error:

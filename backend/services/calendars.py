@@ -42,6 +42,7 @@ from backend.services.calendar_feeds import (
 from backend.services.calendar_inputs import (
     build_plan_inputs,
     clinic_for,
+    clinic_or_422,
     latest_today,
     local_today,
     site_today,
@@ -122,7 +123,7 @@ def calendar_if_changed(patient: Patient, audience: str, query: Mapping[str, Any
 
 __all__ = [
     "EVENT_COLUMNS", "EventRow", "build_plan_inputs", "calendar", "calendar_etag", "calendar_if_changed",
-    "clinic_for", "etag_matches", "event_columns", "event_sort_key", "facts_of", "has_calendar",
+    "clinic_for", "clinic_or_422", "etag_matches", "event_columns", "event_sort_key", "facts_of", "has_calendar",
     "issue_calendar_feed", "latest_today", "load_events", "local_today", "lock_patient", "parse_if_match",
     "patient_for_feed", "plan_new_patient", "record_event", "record_scan_on_calendar", "render_ics",
     "replan_patient", "replan_study", "revoke_calendar_feed", "site_today", "state_of", "stored_events", "with_state",

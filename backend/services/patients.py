@@ -73,6 +73,19 @@ def _check_first_dose(first_dose: date, today: date) -> None:
                                               f"years from today ({today.isoformat()}).")
 
 
+def _check_clinic_open(site: Site, first_dose: date, today: date) -> None:
+    """A first dose still to come is a clinic visit the site can plan: on a day the clinic is closed
+    (a holiday or a site closure) it is refused unless `force` says the site will open for it. Past
+    first doses happened: they are recorded as they were."""
+    if first_dose <= today:
+        return
+    clinic = calendars.clinic_or_422(site)
+    if not clinic.is_open(first_dose):
+        raise InvalidInput("first_dose_date", f"The clinic is closed on {first_dose.isoformat()} "
+                                              f"({first_dose.strftime('%A')} or a holiday or closure of the site); "
+                                              "choose an open day or send \"force\": true.", reason="closed_day")
+
+
 def _conflict_from(error: sa.exc.IntegrityError) -> DomainError:
     text = str(error.orig)
     if "uq_patients_study_subject" in text:
@@ -97,7 +110,10 @@ def enrol_patient(principal: Principal | None, data: Mapping[str, Any], *,
     try:
         study, site = _study_and_site(principal, data["study"], data["site"])
         regimen_for(study, data["regimen"])
-        _check_first_dose(data["first_dose_date"], calendars.local_today(site.timezone))
+        today = calendars.local_today(site.timezone)
+        _check_first_dose(data["first_dose_date"], today)
+        if not data.get("force"):
+            _check_clinic_open(site, data["first_dose_date"], today)
         duplicate = session.scalar(sa.select(Patient.id).where(Patient.study_id == study.id,
                                                                Patient.subject_id == data["subject_id"]))
         if duplicate is not None:

@@ -128,3 +128,56 @@ def _date(text):
     from datetime import date
 
     return date.fromisoformat(text)
+
+
+# -- item 9: a closed first-dose day, a forced reschedule -----------------------------------------
+
+def enrolment(site, first_dose, subject, **extra):
+    return {"study": site.study.code, "site": site.code, "subject_id": subject, "regimen": "INET-PAC",
+            "first_dose_date": first_dose.isoformat(), **extra}
+
+
+def test_a_future_first_dose_on_a_closed_day_is_refused_unless_forced(client, auth, db):
+    from tests.factories_patients import monday_after
+
+    closed = monday_after(site_today(SiteFactory.build()), 3)
+    site = SiteFactory(code="SV02", closures=[closed.isoformat()])
+    admin = staff_for(site)["admin"]
+    answer = client.post("/api/v1/patients", json=enrolment(site, closed, "CLOSED-1"), headers=auth.headers(admin))
+    assert answer.status_code == 422 and answer.get_json()["reason"] == "closed_day"
+    forced = client.post("/api/v1/patients", json=enrolment(site, closed, "CLOSED-1", force=True),
+                         headers=auth.headers(admin))
+    assert forced.status_code == 201 and forced.get_json()["first_dose_date"] == closed.isoformat()
+    # A first dose that already happened on a closed day is history: recorded as it was.
+    past = site_today(site) - D(7)
+    site.closures = [past.isoformat()]
+    from backend.extensions import db as _db
+
+    _db.session.commit()
+    assert client.post("/api/v1/patients", json=enrolment(site, past, "CLOSED-2"),
+                       headers=auth.headers(admin)).status_code == 201
+
+
+def test_a_forced_out_of_window_reschedule_is_flagged_and_reconciled_at_once(client, auth, site, nurse):
+    patient = enrol(site, "INET-PAC")
+    scan = events_by_key(patient.id)["assessment:1"]
+    target = scan.window_end + D(3)
+    answer = record(client, auth, nurse, patient, scan, target_date=target, reason="Scanner down for a week")
+    assert answer.status_code == 422 and answer.get_json()["reason"] == "outside_window"
+    answer = record(client, auth, nurse, patient, scan, target_date=target, reason="Scanner down for a week",
+                    force=True)
+    assert answer.status_code == 200
+    shown = {e["key"]: e for e in answer.get_json()["events"]}["assessment:1"]
+    assert {"rescheduled", "outside_window"} <= set(shown["flags"])
+    assert shown["target_date"] == target.isoformat() and shown["state"] == "upcoming"
+    # A later re-plan (another visit recorded) keeps the flag.
+    c1d1 = events_by_key(patient.id)["dose:C1D1"]
+    assert record(client, auth, nurse, patient, c1d1, status="held", reason="ANC low").status_code == 200
+    assert "outside_window" in calendar_of(client, auth, nurse, patient)["assessment:1"]["flags"]
+
+    coordinator = staff_for(site)["coordinator"]
+    report = client.get(f"/api/v1/studies/{site.study.code}/reconciliation", headers=auth.headers(coordinator))
+    assert report.status_code == 200
+    found = [f for f in report.get_json()["findings"] if f["kind"] == "rescheduled_outside_window"]
+    assert [(f["event_id"], f["date"], f["state"]) for f in found] == [(str(scan.id), target.isoformat(), "upcoming")]
+    assert "Scanner down for a week" in found[0]["detail"]

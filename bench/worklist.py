@@ -1,0 +1,133 @@
+"""A site's worklist at 2,000 patients: time per request against a trivial indexed query.
+
+    python bench/worklist.py [--patients 2000] [--requests 20] [--database-url URL] [--keep]
+
+A standalone script, not a test. It creates its own scratch PostgreSQL database, migrates it to head,
+enrols `--patients` patients at one site through the enrolment service (the four regimens in turn,
+first doses spread over the past year so every kind of row occurs: overdue and due visits, missed
+scans, patients without a baseline, unanswered surveys), records baselines and a scan for most of
+them, then in the same process times:
+
+1. the worklist service (`backend.services.worklists.worklist_rows`, what
+   `GET /sites/{code}/worklist` runs minus HTTP and serialisation), `--requests` times;
+2. the baseline: one indexed primary-key lookup of the site's first patient, as many times.
+
+It prints milliseconds per request for both, the ratio, the number of rows and the number of SQL
+statements one worklist request runs (constant in the number of patients: no query per patient).
+Target: well under 100 ms per worklist request at 2,000 patients.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.enrollment import drop_database, make_app, recreate_database  # noqa: E402
+
+REGIMENS = ("INET-PAC", "INET-PAC-PER", "INET-PER-DOC", "INET-PYR-VNR")
+
+
+def populate(patients: int, today: date) -> None:
+    from backend.extensions import db
+    from backend.models import Patient, TumourAssessment
+    from backend.services.patients import enrol_patient
+    from backend.services.studies import create_site, create_study
+
+    create_study(None, {"code": "WLBENCH", "title": "Worklist benchmark"})
+    create_site(None, {"code": "WL01", "name": "Worklist site", "timezone": "Asia/Shanghai", "country": "CN",
+                       "study": "WLBENCH"})
+    for n in range(patients):
+        patient = enrol_patient(None, {"study": "WLBENCH", "site": "WL01", "subject_id": f"W{n:05d}",
+                                       "regimen": REGIMENS[n % len(REGIMENS)],
+                                       "first_dose_date": today - timedelta(days=n % 365), "locale": "en"},
+                                commit=False)
+        if n % 10:  # one in ten has no baseline
+            db.session.add(TumourAssessment(patient_id=patient.id, date=patient.first_dose_date - timedelta(days=7),
+                                            baseline=True))
+        if n % 3 == 0 and patient.first_dose_date + timedelta(days=42) < today:
+            db.session.add(TumourAssessment(patient_id=patient.id, date=patient.first_dose_date + timedelta(days=42),
+                                            overall_response="SD"))
+        if n % 50 == 49:
+            db.session.commit()
+            db.session.expunge_all()
+    db.session.commit()
+    db.session.expunge_all()
+    assert db.session.query(Patient).count() == patients
+
+
+def time_it(fn, requests: int) -> float:
+    fn()  # warm caches (compiled statements, the identity map's study)
+    started = time.perf_counter()
+    for _ in range(requests):
+        fn()
+    return (time.perf_counter() - started) / requests * 1000
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--patients", type=int, default=2000)
+    parser.add_argument("--requests", type=int, default=20)
+    parser.add_argument("--database-url", default=os.environ.get(
+        "BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/cadence_bench_worklist"))
+    parser.add_argument("--keep", action="store_true", help="keep the scratch database")
+    args = parser.parse_args()
+
+    import sqlalchemy as sa
+    from flask_migrate import upgrade
+
+    from backend.extensions import db
+    from backend.models import Patient, Site
+
+    recreate_database(args.database_url)
+    app = make_app(args.database_url)
+    try:
+        with app.app_context():
+            upgrade()
+            from backend.services.calendars import local_today
+            from backend.services.worklists import worklist_rows
+
+            today = local_today("Asia/Shanghai")
+            started = time.perf_counter()
+            populate(args.patients, today)
+            print(f"set-up: {args.patients} patients in {time.perf_counter() - started:.1f} s")
+            db.session.execute(sa.text("ANALYZE"))
+            site = db.session.scalar(sa.select(Site).where(Site.code == "WL01"))
+            first = db.session.scalar(sa.select(Patient.id).where(Patient.site_id == site.id).limit(1))
+
+            statements = []
+
+            def count(*_args, **_kwargs):
+                statements.append(1)
+
+            sa.event.listen(db.engine, "before_cursor_execute", count)
+            rows = worklist_rows(site, today)
+            sa.event.remove(db.engine, "before_cursor_execute", count)
+
+            worklist_ms = time_it(lambda: worklist_rows(site, today), args.requests)
+            baseline_ms = time_it(lambda: db.session.execute(
+                sa.select(Patient.id, Patient.subject_id).where(Patient.id == first)).one(), args.requests)
+            kinds: dict[str, int] = {}
+            for row in rows:
+                kinds[row["kind"]] = kinds.get(row["kind"], 0) + 1
+            print(f"worklist: {worklist_ms:.1f} ms per request ({len(rows)} rows: {kinds}; "
+                  f"{len(statements)} SQL statements)")
+            print(f"baseline (indexed lookup): {baseline_ms:.3f} ms per request")
+            print(f"ratio worklist / baseline: {worklist_ms / baseline_ms:.0f}x; target < 100 ms per request: "
+                  f"{'met' if worklist_ms < 100 else 'NOT met'}")
+            db.session.remove()
+    finally:
+        if not args.keep:
+            with app.app_context():
+                db.engine.dispose()
+            drop_database(args.database_url)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
