@@ -13,8 +13,9 @@ Kinds, most urgent first (patients on study, i.e. on treatment or in follow-up, 
    deadline or a later progression is censored (`schedules.pfs`, FDA 2018 "more than one missed
    visit"). The row is about the scan to book (its calendar ``event_id``); with no deadline left
    the scan is due today and ``days_overdue`` counts from the last missed window.
-3. ``visit_overdue`` — a dose visit or tumour assessment whose state is ``overdue`` (window closed,
-   nothing recorded; `schedules.visit_states`), with ``days_overdue``.
+3. ``visit_overdue`` — dose visits or tumour assessments whose state is ``overdue`` (window closed,
+   nothing recorded; `schedules.visit_states`): one row per patient, about the most overdue visit
+   (its ``event_id`` and ``days_overdue``), saying how many more are waiting to be recorded.
 4. ``no_baseline`` — no baseline tumour assessment is recorded: PFS is censored ``no_baseline``
    (RECIST 1.1 §3.2: baseline within 4 weeks before treatment) until it is.
 5. ``visit_due`` — a dose visit or tumour assessment due (window open today) or planned within the
@@ -158,31 +159,56 @@ def pfs_rows(ctx: SiteDay) -> list[Row]:
     return rows
 
 
-def visit_rows(ctx: SiteDay) -> list[Row]:
-    """Clinic visits (doses, tumour assessments) overdue, due, or planned within the next 7 days: one
-    query for the site, each visit's state from `state_of`."""
-    if not ctx.patients:
-        return []
-    day, week_end = ctx.day, ctx.day + timedelta(days=DUE_DAYS)
-    stmt = (sa.select(Event.id, Event.patient_id, Event.kind, Event.label, Event.status, Event.target_date,
+def _site_visits(ctx: SiteDay, *conditions) -> sa.Select:
+    """Planned clinic visits (doses, tumour assessments) of the site's on-study patients."""
+    return (sa.select(Event.id, Event.patient_id, Event.kind, Event.label, Event.status, Event.target_date,
                       Event.window_start, Event.window_end)
             .join(Patient, Patient.id == Event.patient_id)
             .where(Patient.site_id == ctx.site.id, Patient.status.in_(ON_STUDY),
-                   Event.kind.in_(CLINIC_VISIT_KINDS), Event.status == "planned",
-                   sa.or_(Event.window_start <= day, Event.target_date < week_end)))
+                   Event.kind.in_(CLINIC_VISIT_KINDS), Event.status == "planned", *conditions))
+
+
+def overdue_rows(ctx: SiteDay) -> list[Row]:
+    """One row per patient with clinic visits overdue: about the most overdue one, counting the rest.
+
+    The query keeps planned visits whose window closed before the day (exactly the ``overdue``
+    state) and returns, per patient, the oldest with the number of them; its state, and so
+    ``days_overdue``, comes from `state_of` like every other view of the visit."""
+    if not ctx.patients:
+        return []
+    visits = _site_visits(ctx, Event.window_end < ctx.day).add_columns(
+        sa.func.count().over(partition_by=Event.patient_id).label("n"),
+        sa.func.row_number().over(partition_by=Event.patient_id,
+                                  order_by=(Event.window_end, Event.target_date, Event.id)).label("rank")).subquery()
     rows = []
-    for event in db.session.execute(stmt):
+    for event in db.session.execute(sa.select(visits).where(visits.c.rank == 1)):
         patient = ctx.patients.get(event.patient_id)
-        if patient is None:
+        state = state_of(event, ctx.day)
+        if patient is None or state.state != "overdue":
             continue
+        others = f"; {_plural(event.n - 1, 'more visit')} not recorded" if event.n > 1 else ""
+        rows.append(row("visit_overdue", patient,
+                        f"{event.label} planned {event.target_date} is not recorded; its window closed "
+                        f"{event.window_end} ({_plural(state.days_overdue, 'day')} ago){others}", event.window_end,
+                        "Record the visit as completed (with its date), missed or held"
+                        + (", then the others" if event.n > 1 else ""),
+                        event_id=event.id, days_overdue=state.days_overdue))
+    return rows
+
+
+def due_rows(ctx: SiteDay) -> list[Row]:
+    """Clinic visits due (window open today) or planned within the next 7 days, one row each."""
+    if not ctx.patients:
+        return []
+    day, week_end = ctx.day, ctx.day + timedelta(days=DUE_DAYS)
+    rows = []
+    for event in db.session.execute(_site_visits(ctx, Event.window_end >= day,
+                                                 sa.or_(Event.window_start <= day, Event.target_date < week_end))):
+        patient = ctx.patients.get(event.patient_id)
         state = state_of(event, day)
-        if state.state == "overdue":
-            rows.append(row("visit_overdue", patient,
-                            f"{event.label} planned {event.target_date} is not recorded; its window closed "
-                            f"{event.window_end} ({_plural(state.days_overdue, 'day')} ago)", event.window_end,
-                            "Record the visit as completed (with its date), missed or held",
-                            event_id=event.id, days_overdue=state.days_overdue))
-        elif event.kind == "tumor_assessment":
+        if patient is None or state.state not in ("due", "upcoming"):
+            continue
+        if event.kind == "tumor_assessment":
             left = (event.window_end - day).days
             rows.append(row("visit_due", patient,
                             f"{event.label} planned {event.target_date}: window {event.window_start} to "
@@ -226,7 +252,7 @@ def survey_rows(ctx: SiteDay) -> list[Row]:
     return rows
 
 
-WORKLIST_SOURCES: list[WorklistSource] = [alert_rows, pfs_rows, visit_rows, survey_rows]
+WORKLIST_SOURCES: list[WorklistSource] = [alert_rows, pfs_rows, overdue_rows, due_rows, survey_rows]
 
 
 # -- the list -------------------------------------------------------------------------------------

@@ -107,6 +107,16 @@ def test_a_completed_scan_event_is_nothing_to_do(client, auth, site, nurse):
     assert worklist(client, auth, nurse) == []
 
 
+def test_a_patient_with_many_visits_not_recorded_makes_one_overdue_row_about_the_oldest(client, auth, site, nurse):
+    patient = scans(PatientFactory(site=site, subject_id="P-LAG", first_dose_date=date(2025, 3, 3)))
+    oldest = dose_event(patient, 1, date(2025, 3, 3))
+    for cycle in (2, 3):
+        dose_event(patient, cycle, date(2025, 3, 3 + 7 * (cycle - 1)))
+    (row,) = worklist(client, auth, nurse)
+    assert (row["kind"], row["event_id"], row["days_overdue"]) == ("visit_overdue", str(oldest.id), 35)  # window closed 03-06
+    assert row["what"].endswith("; 2 more visits not recorded")
+
+
 def test_two_missed_visits_leave_no_deadline_the_scan_is_due_now(client, auth, site, nurse):
     scans(PatientFactory(site=site, first_dose_date=date(2025, 1, 6)), (date(2025, 2, 17), "SD"))
     (row,) = worklist(client, auth, nurse, day="2025-05-20")
@@ -130,7 +140,7 @@ def test_other_sources_join_the_list_in_priority_order(client, auth, site, nurse
 def test_the_worklist_is_paginated(client, auth, site, nurse):
     patient = scans(PatientFactory(site=site, first_dose_date=date(2025, 3, 3)))
     for cycle in range(1, 4):
-        dose_event(patient, cycle, date(2025, 3, 3 + 7 * (cycle - 1)))
+        dose_event(patient, cycle, date(2025, 4, 10 + 2 * (cycle - 1)))  # due 04-10, 04-12, 04-14
     answer = client.get(f"/api/v1/sites/SH01/worklist?date={DAY}&page_size=2", headers=auth.headers(nurse))
     assert len(answer.get_json()) == 2
     assert '"total": 3' in answer.headers["X-Pagination"]
