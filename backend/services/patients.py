@@ -317,8 +317,13 @@ def load_demo_patients(password: str) -> list[str]:
         if site is None:
             continue
         today = calendars.local_today(site.timezone)
+        first_dose = today + timedelta(days=offset)
+        if first_dose > today:  # a first dose still to come is planned on a day the clinic is open
+            clinic = calendars.clinic_for(site)
+            while not clinic.is_open(first_dose):
+                first_dose += timedelta(days=1)
         data: dict[str, Any] = {"study": study_code, "site": site_code, "subject_id": subject, "regimen": regimen,
-                                "first_dose_date": today + timedelta(days=offset), "locale": locale}
+                                "first_dose_date": first_dose, "locale": locale}
         if username and not db.session.scalar(sa.select(User.id).where(User.username == username)):
             data["account"] = {"username": username, "password": password}
         enrol_patient(None, data, visits=_demo_visits(data, site, today))
