@@ -26,6 +26,12 @@ class Event(Audited, IdMixin, Base):
         # The reminder horizon's daily sweep: planned events by date, across patients.
         sa.Index("ix_events_planned_target", "target_date", postgresql_where=sa.text("status = 'planned'"),
                  sqlite_where=sa.text("status = 'planned'")),
+        # The worklist: clinic visits still planned whose window has opened (overdue or due), by window.
+        sa.Index("ix_events_planned_visits_window", "window_start", "window_end", "patient_id",
+                 postgresql_where=sa.text("status = 'planned' AND kind IN ('dose', 'tumor_assessment')"),
+                 sqlite_where=sa.text("status = 'planned' AND kind IN ('dose', 'tumor_assessment')")),
+        # The worklist's survey non-response: a patient's latest surveys by window.
+        sa.Index("ix_events_patient_kind_window_end", "patient_id", "kind", "window_end"),
         sa.CheckConstraint(f"kind IN {EVENT_KINDS!r}", name="kind_known"),
         sa.CheckConstraint(f"status IN {EVENT_STATUSES!r}", name="status_known"),
         sa.CheckConstraint("window_start <= window_end", name="window_ordered"),

@@ -130,7 +130,8 @@ def pfs_rows(ctx: SiteDay) -> list[Row]:
     patients = list(ctx.patients.values())
     results = derive_many(patients, ctx.day)
     at_risk = [p for p in patients if results[p.id][1].at_risk]
-    scans = calendar_scans([p.id for p in at_risk]) if at_risk else {}
+    wanted = {p.id: visit.number for p in at_risk if (visit := _scan_to_book(results[p.id][1])) is not None}
+    scans = calendar_scans(wanted, numbers=wanted) if wanted else {}
     rows = []
     for patient in patients:
         _, result = results[patient.id]
@@ -176,7 +177,8 @@ def overdue_rows(ctx: SiteDay) -> list[Row]:
     ``days_overdue``, comes from `state_of` like every other view of the visit."""
     if not ctx.patients:
         return []
-    visits = _site_visits(ctx, Event.window_end < ctx.day).add_columns(
+    # window_start <= window_end (a check constraint): the first condition lets the index serve.
+    visits = _site_visits(ctx, Event.window_start < ctx.day, Event.window_end < ctx.day).add_columns(
         sa.func.count().over(partition_by=Event.patient_id).label("n"),
         sa.func.row_number().over(partition_by=Event.patient_id,
                                   order_by=(Event.window_end, Event.target_date, Event.id)).label("rank")).subquery()
@@ -202,7 +204,8 @@ def due_rows(ctx: SiteDay) -> list[Row]:
         return []
     day, week_end = ctx.day, ctx.day + timedelta(days=DUE_DAYS)
     rows = []
-    for event in db.session.execute(_site_visits(ctx, Event.window_end >= day,
+    # Due (window_start <= day) or planned before week_end (so window_start < week_end too).
+    for event in db.session.execute(_site_visits(ctx, Event.window_start < week_end, Event.window_end >= day,
                                                  sa.or_(Event.window_start <= day, Event.target_date < week_end))):
         patient = ctx.patients.get(event.patient_id)
         state = state_of(event, day)
@@ -225,19 +228,19 @@ def due_rows(ctx: SiteDay) -> list[Row]:
 
 def survey_rows(ctx: SiteDay) -> list[Row]:
     """Patients whose last two weekly surveys with a closed window were not completed: one query
-    (the last two per patient by a window function)."""
+    (the last two per patient through a LATERAL join on the patient's surveys by window end)."""
     if not ctx.patients:
         return []
-    ranked = (sa.select(Event.id, Event.patient_id, Event.label, Event.status, Event.window_end,
-                        sa.func.row_number().over(partition_by=Event.patient_id,
-                                                  order_by=Event.window_end.desc()).label("n"))
-              .join(Patient, Patient.id == Event.patient_id)
-              .where(Patient.site_id == ctx.site.id, Patient.status.in_(ON_STUDY),
-                     Event.kind == "symptom_survey", Event.status != "cancelled", Event.window_end < ctx.day)
-              .subquery())
+    patients = (sa.select(Patient.id).where(Patient.site_id == ctx.site.id, Patient.status.in_(ON_STUDY))
+                .subquery())
+    latest = (sa.select(Event.id, Event.label, Event.status, Event.window_end)
+              .where(Event.patient_id == patients.c.id, Event.kind == "symptom_survey", Event.status != "cancelled",
+                     Event.window_end < ctx.day)
+              .order_by(Event.window_end.desc()).limit(NONRESPONSE_SURVEYS).lateral())
     last: dict[uuid.UUID, list[Any]] = {}
-    for survey in db.session.execute(sa.select(ranked).where(ranked.c.n <= NONRESPONSE_SURVEYS)
-                                     .order_by(ranked.c.patient_id, ranked.c.n)):
+    for survey in db.session.execute(
+            sa.select(patients.c.id.label("patient_id"), latest).select_from(patients.join(latest, sa.true()))
+            .order_by(patients.c.id, latest.c.window_end.desc())):
         last.setdefault(survey.patient_id, []).append(survey)
     rows = []
     for patient_id, surveys in last.items():
