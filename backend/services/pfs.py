@@ -132,11 +132,13 @@ def calendar_scans(patient_ids: Iterable[uuid.UUID],
         if numbers is None:
             which = sa.and_(Event.patient_id.in_(chunk), Event.kind == "tumor_assessment")
         else:
-            which = sa.tuple_(Event.patient_id, Event.key).in_([(pid, f"assessment:{numbers[pid]}") for pid in chunk])
+            # Both columns of the (patient_id, key) unique index, as two short lists; pairs filtered below.
+            which = sa.and_(Event.patient_id.in_(chunk),
+                            Event.key.in_(sorted({f"assessment:{numbers[pid]}" for pid in chunk})))
         for row in db.session.execute(
                 sa.select(Event.patient_id, Event.key, Event.id, Event.protocol_date, Event.target_date).where(which)):
             number = row.key.removeprefix("assessment:")
-            if number.isdigit():
+            if number.isdigit() and (numbers is None or numbers[row.patient_id] == int(number)):
                 scans[row.patient_id][int(number)] = CalendarScan(row.id, row.protocol_date, row.target_date)
     return scans
 
