@@ -42,6 +42,7 @@ test: install
 bench: install
 	$(BIN)/python bench/enrollment.py
 	$(BIN)/python bench/reminders.py
+	$(BIN)/python bench/worklist.py
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .hypothesis
