@@ -29,41 +29,16 @@ from backend.models.audit import REASON_KEY
 from backend.models.base import new_id, utcnow
 from backend.services.notifications import notify_site_staff
 from backend.services.studies import site_by_code
+from backend.services.study_settings import (
+    DEFAULT_ESCALATION_HOURS,
+    StudySettingsInvalid,
+    escalation_hours,
+    study_alert_rules,
+)
 from schedules.proctcae import SymptomGrade
-from schedules.symptom_alerts import AlertRules, evaluate_alerts
+from schedules.symptom_alerts import evaluate_alerts
 
 log = logging.getLogger(__name__)
-
-DEFAULT_ESCALATION_HOURS = 24
-
-
-class AlertSettingsInvalid(Conflict):
-    reason = "study_settings_invalid"
-
-
-# --- study settings ----------------------------------------------------------------------------
-def study_alert_rules(study: Study) -> AlertRules:
-    """`settings["alert_rules"]`: an object with any of `composite_grade_at_least`,
-    `severity_at_least`, `rise_at_least` (null switches a rule off); `AlertRules()` when not set."""
-    raw = (study.settings or {}).get("alert_rules")
-    if raw is None:
-        return AlertRules()
-    try:
-        if not isinstance(raw, dict):
-            raise TypeError("an object is needed")
-        return AlertRules(**raw)
-    except (TypeError, ValueError) as error:
-        raise AlertSettingsInvalid(f"Study {study.code}: settings.alert_rules is unusable ({error}).") from None
-
-
-def escalation_hours(study: Study) -> float:
-    """`settings["alert_escalation_hours"]`: hours an alert may stay open (> 0); 24 when not set."""
-    raw = (study.settings or {}).get("alert_escalation_hours", DEFAULT_ESCALATION_HOURS)
-    if isinstance(raw, bool) or not isinstance(raw, (int, float)) or raw <= 0:
-        raise AlertSettingsInvalid(
-            f"Study {study.code}: settings.alert_escalation_hours must be a positive number, not {raw!r}.")
-    return raw
-
 
 # --- raising -----------------------------------------------------------------------------------
 def raise_alerts(report: SymptomReport, patient: Patient, grades: list[SymptomGrade]) -> list[SymptomAlert]:
@@ -187,7 +162,7 @@ def escalate_overdue_alerts(now: datetime) -> list[SymptomAlert]:
 def _escalation_hours_or_default(study: Study) -> float:
     try:
         return escalation_hours(study)
-    except AlertSettingsInvalid as error:
+    except StudySettingsInvalid as error:
         log.warning("%s Using %s hours.", error.message, DEFAULT_ESCALATION_HOURS)
         return DEFAULT_ESCALATION_HOURS
 
