@@ -4,9 +4,10 @@ Rules and their sources:
 - Which findings become alerts: `schedules.symptom_alerts.evaluate_alerts` under the study's
   `Study.settings["alert_rules"]` (`AlertRules` fields; default `AlertRules()`), against the
   patient's first and previous reports (by completion time).
-- One alert per (report, rule, term), created in the report's own transaction, so a replayed report
-  never raises it twice; the site's nurses are told in that same transaction through the staff
-  outbox (`staff.symptom_alert`, dedupe key `alert:<id>`).
+- One alert per report at most, listing every finding the most serious first
+  (`schedules.symptom_alerts.most_serious_first`), created in the report's own transaction, so a
+  replayed report never raises it twice; the site's nurses are told once, in that same transaction,
+  through the staff outbox (`staff.symptom_alert`, dedupe key `alert:<id>`), with each rule in words.
 - Acknowledging records who, when and the action taken, and closes the alert (CONTRACT.md "Site
   work": `POST /alerts/{id}/acknowledge` "closes one").
 - An alert still open after the study's `Study.settings["alert_escalation_hours"]` (default 24) is
@@ -36,37 +37,55 @@ from backend.services.study_settings import (
     study_alert_rules,
 )
 from schedules.proctcae import SymptomGrade
-from schedules.symptom_alerts import evaluate_alerts
+from schedules.symptom_alerts import evaluate_alerts, most_serious_first
 
 log = logging.getLogger(__name__)
 
 # --- raising -----------------------------------------------------------------------------------
 def raise_alerts(report: SymptomReport, patient: Patient, grades: list[SymptomGrade]) -> list[SymptomAlert]:
-    """Evaluate the study's rules for a new report and queue a message per alert to the site's nurses.
+    """Evaluate the study's rules for a new report: at most one alert, listing every finding (the
+    most serious first), and one message about it to each of the site's nurses.
 
     Runs inside the report's transaction (the caller flushes the report first and commits after).
     """
     first, previous = _baselines(patient.id, report)
     findings = evaluate_alerts(grades, previous=previous.answers if previous else None,
                                first=first.answers if first else None, rules=study_alert_rules(patient.study))
+    if not findings:
+        return []
     by_term = {grade.term_number: grade for grade in grades}
-    alerts = []
-    for finding in findings:
+    symptoms = []
+    for finding in most_serious_first(findings, grades):
         grade = by_term[finding.term_number]
         detail = {**finding.detail, "answers": grade.answers, "ctcae_term": grade.ctcae_term,
                   "meddra_code": grade.meddra_code, "composite_grade": grade.composite_grade}
-        alert = SymptomAlert(id=new_id(), patient_id=patient.id, site_id=patient.site_id, report=report,
-                             rule=finding.rule, term_number=finding.term_number, term=finding.term,
-                             item_code=finding.item_code, detail=detail, status="open")
-        db.session.add(alert)
-        alerts.append(alert)
+        symptoms.append({"rule": finding.rule, "term_number": finding.term_number, "term": finding.term,
+                         "item_code": finding.item_code, "detail": detail})
+    top = symptoms[0]
+    alert = SymptomAlert(id=new_id(), patient_id=patient.id, site_id=patient.site_id, report=report,
+                         rule=top["rule"], term_number=top["term_number"], term=top["term"],
+                         item_code=top["item_code"], detail=top["detail"], symptoms=symptoms, status="open")
+    db.session.add(alert)
     db.session.flush()
-    for alert in alerts:
-        notify_site_staff(patient.site, "nurse", "staff.symptom_alert",
-                          {"subject_id": patient.subject_id, "symptom": alert.term, "rule": alert.rule,
-                           "alert_id": str(alert.id), "report_id": str(report.id)},
-                          dedupe_key=f"alert:{alert.id}", patient_id=patient.id)
-    return alerts
+    notify_site_staff(patient.site, "nurse", "staff.symptom_alert",
+                      {"subject_id": patient.subject_id, "symptoms": finding_words(symptoms),
+                       "alert_id": str(alert.id), "report_id": str(report.id)},
+                      dedupe_key=f"alert:{alert.id}", patient_id=patient.id)
+    return [alert]
+
+
+def finding_words(symptoms: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """What a staff message needs to put each finding in words in the reader's language
+    (`notifications.messages`): the term, the rule and the number that fired."""
+    words = []
+    for symptom in symptoms:
+        detail = symptom["detail"]
+        level = {"composite_grade": detail.get("composite_grade"), "severe_symptom": detail.get("value"),
+                 "worsening": detail.get("rise")}.get(symptom["rule"])
+        against = detail.get("against") or []
+        words.append({"term": symptom["term"], "rule": symptom["rule"], "level": level,
+                      "since": "first" if against == ["first"] else "previous"})
+    return words
 
 
 def _baselines(patient_id: uuid.UUID, report: SymptomReport) -> tuple[SymptomReport | None, SymptomReport | None]:
@@ -168,5 +187,5 @@ def _escalation_hours_or_default(study: Study) -> float:
 
 
 def _escalation_params(alert: SymptomAlert, hours: float) -> dict[str, Any]:
-    return {"subject_id": alert.patient.subject_id, "symptom": alert.term, "rule": alert.rule,
+    return {"subject_id": alert.patient.subject_id, "symptoms": finding_words(alert.symptoms),
             "minutes": int(hours * 60), "alert_id": str(alert.id)}
