@@ -78,6 +78,16 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def _json_default(value: Any) -> Any:
+    """json.dumps' fallback: the same encoding as `_jsonable`, for the values it meets only (fast)."""
+    if isinstance(value, tuple):
+        return list(value)
+    encoded = _jsonable(value)
+    if encoded is value:
+        raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+    return encoded
+
+
 def _column_attrs(obj: Any):
     mapper = sa.inspect(obj).mapper
     excluded = type(obj).__audit_exclude__
@@ -112,7 +122,7 @@ def record_many(session: so.Session, *, action: str, entity: str, changes_by_id:
             with cursor.copy(_AUDIT_COPY_SQL) as copy:
                 for entity_id, changes in changes_by_id.items():
                     copy.write_row((at, actor.user_id, actor.role, action, entity, entity_id,
-                                    json.dumps(_jsonable(changes)), reason, actor.request_id))
+                                    json.dumps(changes, default=_json_default), reason, actor.request_id))
     else:
         session.execute(sa.insert(AuditRecord.__table__), [
             {"at": at, "user_id": actor.user_id, "role": actor.role, "action": action, "entity": entity,
