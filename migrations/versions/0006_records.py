@@ -104,6 +104,8 @@ def upgrade():
             params["symptoms"] = _words(findings)
             bind.execute(sa.text("UPDATE staff_notifications SET params = CAST(:params AS json) WHERE id = :id"),
                          {"params": json.dumps(params), "id": row.id})
+    if bind.dialect.name == "postgresql":  # run the deferred audit checks now: ALTER refuses pending trigger events
+        bind.execute(sa.text("SET CONSTRAINTS ALL IMMEDIATE"))
     with op.batch_alter_table('symptom_alerts', schema=None) as batch_op:
         batch_op.alter_column('symptoms', existing_type=sa.JSON(), nullable=False)
         batch_op.drop_constraint('uq_symptom_alerts_report_rule_term', type_='unique')
