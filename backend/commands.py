@@ -87,7 +87,9 @@ def _import_help() -> str:
         f"Columns: {', '.join(IMPORT_COLUMNS)} (timezone, locale and visits optional; study and site are "
         "codes, first_dose_date YYYY-MM-DD, locale en or zh-CN).\n\n"
         + VISITS_HELP.replace("\n", "\n\n\b\n", 1)
-        + "\n\nEach patient is all or nothing; rejected rows are listed with their reason."
+        + "\n\nEach patient is all or nothing; rejected rows are listed with their reason. Patients are "
+        "committed in batches; re-running the same file (after an interruption) skips the subjects "
+        "already imported and lists them."
     )
 
 
@@ -116,7 +118,10 @@ def import_patients_command(file):
             summary = import_patients(rows, source=file, progress=bar.update)
     finally:
         current_actor.reset(actor)
-    click.echo(f"imported {summary.imported} patient(s); rejected {len(summary.rejected)}")
+    skipped = f"; skipped {len(summary.skipped)} already imported" if summary.skipped else ""
+    click.echo(f"imported {summary.imported} patient(s); rejected {len(summary.rejected)}{skipped}")
+    for line, subject in summary.skipped:
+        click.echo(f"  line {line} ({subject}): already imported, skipped")
     for line, subject, reason in summary.rejected:
         click.echo(f"  line {line} ({subject or 'no subject_id'}): {reason}")
     if summary.rejected:

@@ -6,6 +6,8 @@ outside testing and the demo: a server that starts without them would sign token
 from __future__ import annotations
 
 import os
+import secrets
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -45,6 +47,13 @@ def parse_intervals(value: Any) -> list[int]:
     return intervals
 
 
+def _cli_help_only(argv: list[str] | None = None) -> bool:
+    """True when this process is the flask command line printing help (`flask … --help`): it needs
+    the app to list its commands, never its secrets."""
+    argv = sys.argv if argv is None else argv
+    return bool(argv) and Path(argv[0]).name in {"flask", "__main__.py"} and ("--help" in argv or "-h" in argv)
+
+
 def load_config(environ: Mapping[str, str] | None = None, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Build the Flask config mapping from environment variables and explicit overrides."""
     env = dict(os.environ if environ is None else environ)
@@ -58,6 +67,8 @@ def load_config(environ: Mapping[str, str] | None = None, overrides: Mapping[str
             return value
         if testing or demo:
             return f"insecure-{name.lower()}-for-tests-and-demo-only"
+        if _cli_help_only():
+            return secrets.token_hex(32)  # throwaway: the process prints help and exits
         return None
 
     config: dict[str, Any] = {

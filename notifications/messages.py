@@ -18,11 +18,15 @@ be shown on a lock screen, so it must never name a diagnosis, drug or study (a t
 | `reminder.survey.open`                | `date` (due date)                |
 | `reminder.survey.nudge`               | `date` (due date)                |
 | `alert.symptom.patient_contact_team`  | –                                |
-| `staff.symptom_alert`                 | `subject_id`, `symptom`, `rule`  |
+| `staff.symptom_alert`                 | `subject_id`, `symptoms`         |
 | `staff.pfs_at_risk`                   | `subject_id`, `deadline`         |
 | `staff.pfs_deadline_near`             | `subject_id`, `deadline`         |
 | `staff.survey_call_patient`           | `subject_id`, `deadline`         |
-| `staff.alert_escalated`               | `subject_id`, `symptom`, `minutes` |
+| `staff.alert_escalated`               | `subject_id`, `symptoms`, `minutes` |
+
+`symptoms` is a list of findings `{"term", "rule", "level", "since"}` (the most serious first); each is
+put in words from the catalog's `alert_rules` section ("Nausea (severe: grade 3 of 4)"), so a staff
+message names no rule slug and reads in one language.
 """
 
 from __future__ import annotations
@@ -109,6 +113,8 @@ def render(message_key: str, locale: str | None, **params: Any) -> RenderedMessa
 
 
 def _format_value(value: Any, locale: str) -> Any:
+    if isinstance(value, list) and all(isinstance(item, dict) and "rule" in item for item in value):
+        return describe_findings(value, locale)
     if isinstance(value, dt.datetime):
         raise TypeError("pass a local date or time, not a datetime")
     if isinstance(value, dt.date):
@@ -116,6 +122,19 @@ def _format_value(value: Any, locale: str) -> Any:
     if isinstance(value, dt.time):
         return value.strftime("%H:%M")
     return value
+
+
+def describe_findings(findings: list[dict[str, Any]], locale: str) -> str:
+    """Symptom alert findings in words, in `locale`: each rule from the catalog's `alert_rules`."""
+    rules = load_catalog(resolve_locale(locale))["alert_rules"]
+    parts = []
+    for finding in findings:
+        name = finding["rule"] if finding["rule"] != "worsening" else f"worsening_{finding.get('since') or 'previous'}"
+        template = rules.get(name)
+        if template is None:
+            raise UnknownMessageKey(f"no words for the alert rule {finding['rule']!r}")
+        parts.append(template.format(term=finding.get("term", ""), level=finding.get("level", "")))
+    return rules["separator"].join(parts)
 
 
 class _Params(dict):

@@ -25,7 +25,7 @@ from typing import Any
 
 from schedules.proctcae import SymptomGrade, expand_answers, items_by_code
 
-__all__ = ["RULES", "AlertFinding", "AlertRules", "evaluate_alerts"]
+__all__ = ["RULES", "AlertFinding", "AlertRules", "evaluate_alerts", "most_serious_first"]
 
 #: Rule slugs, in the order findings for one term are listed.
 RULES = ("composite_grade", "severe_symptom", "worsening")
@@ -187,3 +187,20 @@ def _worsening_finding(
         item_code=code,
         detail=detail,
     )
+
+
+def most_serious_first(findings: Sequence[AlertFinding], current: Sequence[SymptomGrade]) -> list[AlertFinding]:
+    """The findings of one report, the most serious first: one alert lists them all.
+
+    Order: the term's PRO-CTCAE composite grade, highest first (Basch et al. 2021: grade 3 is the
+    table's top grade); then the rule (composite_grade, severe_symptom, worsening: a grade and a
+    severity answer are the patient's state, a rise is a change); then the value that fired
+    (severity answer or rise), highest first; then the term number.
+    """
+    grades = {grade.term_number: grade.composite_grade or 0 for grade in current}
+
+    def key(finding: AlertFinding) -> tuple[int, int, int, int]:
+        value = finding.detail.get("rise", finding.detail.get("value", finding.detail.get("composite_grade", 0)))
+        return (-grades.get(finding.term_number, 0), RULES.index(finding.rule), -(value or 0), finding.term_number)
+
+    return sorted(findings, key=key)

@@ -16,7 +16,8 @@ class Audit(MethodView):
     @blp.arguments(AuditQuerySchema, location="query")
     @blp.response(200, AuditRecordSchema(many=True))
     @blp.paginate()
-    @errors(blp, 401, 403, 404)
+    @errors(blp, 401, 403, 404, 422)
     def get(self, query, pagination_parameters):
         """Who changed what, when and why, oldest first"""
-        return paginate_select(db.session, audit_service.audit_query(current_principal(), query["entity"], query["id"]), pagination_parameters)
+        stmt = audit_service.audit_query(current_principal(), query["entity"], query["id"])
+        return audit_service.with_usernames(paginate_select(db.session, stmt, pagination_parameters))

@@ -24,7 +24,7 @@ class Adtte(MethodView):
     @errors(blp, 401, 403, 404)
     def get(self, query, code):
         """PFS time-to-event per subject (ADaM ADTTE style), with missed-assessment flags"""
-        return _csv(exports_service.adtte_csv(current_principal(), code, query["as_of"]), f"{code}-adtte.csv")
+        return _csv(exports_service.adtte_csv(current_principal(), code, query["cutoff"]), f"{code}-adtte.csv")
 
 
 @blp.route("/studies/<code>/exports/subject-visits.csv")
@@ -35,5 +35,5 @@ class SubjectVisits(MethodView):
     @errors(blp, 401, 403, 404)
     def get(self, query, code):
         """Every visit of every subject: planned and actual date, window and status"""
-        return _csv(exports_service.subject_visits_csv(current_principal(), code, query["as_of"]),
+        return _csv(exports_service.subject_visits_csv(current_principal(), code, query["cutoff"]),
                     f"{code}-subject-visits.csv")

@@ -15,22 +15,24 @@ from backend.models.studies import Site
 from backend.models.symptoms import SymptomReport
 from backend.models.users import User
 
-#: open → acknowledged (who, when, action) → closed. Acknowledging through the API records who, when
-#: and the action taken and closes the alert at once (CONTRACT.md "Site work": acknowledge "closes
-#: one"); "acknowledged" is kept for an alert acknowledged but still followed up.
-ALERT_STATUSES = ("open", "acknowledged", "closed")
+#: open → closed. Acknowledging records who, when and the action taken and closes the alert
+#: (CONTRACT.md "Site work": acknowledge "closes one"). These are every status an alert takes.
+ALERT_STATUSES = ("open", "closed")
 
 
 class SymptomAlert(Audited, IdMixin, TimestampMixin, Base):
-    """One rule of `schedules.symptom_alerts` that fired for one term of one report.
+    """The one alert a symptom report raised: every rule of `schedules.symptom_alerts` that fired,
+    for every term, in `symptoms`, the most serious first.
 
-    At most one alert per (report, rule, term): a replayed report can never raise it twice.
-    `detail` keeps what made the rule fire (values, thresholds, baselines) and the term's answers.
+    At most one alert per report, so a replayed report can never raise it twice and one report is one
+    thing for the nurse to act on. `rule`, `term_number`, `term`, `item_code` and `detail` repeat the
+    most serious finding; each item of `symptoms` is `{"rule", "term_number", "term", "item_code",
+    "detail"}` (`detail`: what made the rule fire, and the term's answers and grade).
     """
 
     __tablename__ = "symptom_alerts"
     __table_args__ = (
-        sa.UniqueConstraint("report_id", "rule", "term_number", name="uq_symptom_alerts_report_rule_term"),
+        sa.UniqueConstraint("report_id", name="uq_symptom_alerts_report_id"),
         sa.Index("ix_symptom_alerts_site_status", "site_id", "status"),
         sa.CheckConstraint(f"status IN {ALERT_STATUSES!r}", name="status_known"),
     )
@@ -43,6 +45,7 @@ class SymptomAlert(Audited, IdMixin, TimestampMixin, Base):
     term: so.Mapped[str] = so.mapped_column(sa.String(200))
     item_code: so.Mapped[str | None] = so.mapped_column(sa.String(30))
     detail: so.Mapped[dict[str, Any]] = so.mapped_column(sa.JSON)
+    symptoms: so.Mapped[list[dict[str, Any]]] = so.mapped_column(sa.JSON, default=list)
     status: so.Mapped[str] = so.mapped_column(sa.String(14), default="open")
     acknowledged_by_id: so.Mapped[uuid.UUID | None] = so.mapped_column(sa.ForeignKey("users.id"))
     acknowledged_at: so.Mapped[datetime | None]

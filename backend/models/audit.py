@@ -8,6 +8,7 @@ audit records and refuse to commit a change to an audited table without its audi
 from __future__ import annotations
 
 import contextvars
+import json
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -17,6 +18,8 @@ from typing import Any
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
+from sqlalchemy.orm.base import NO_VALUE
+from sqlalchemy.orm.interfaces import MANYTOONE
 
 from backend.models.base import Base, new_id, utcnow
 
@@ -75,6 +78,16 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def _json_default(value: Any) -> Any:
+    """json.dumps' fallback: the same encoding as `_jsonable`, for the values it meets only (fast)."""
+    if isinstance(value, tuple):
+        return list(value)
+    encoded = _jsonable(value)
+    if encoded is value:
+        raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+    return encoded
+
+
 def _column_attrs(obj: Any):
     mapper = sa.inspect(obj).mapper
     excluded = type(obj).__audit_exclude__
@@ -96,6 +109,32 @@ def audit_entry(obj: Any, action: str, changes: dict[str, Any], session: so.Sess
     )
 
 
+def record_many(session: so.Session, *, action: str, entity: str, changes_by_id: dict[str, dict[str, Any]]) -> int:
+    """Audit many records changed outside the ORM unit of work (bulk inserts and updates), one audit
+    record per changed record so each is found by its own id, in the same transaction: one text COPY
+    on PostgreSQL, one executemany INSERT elsewhere. Returns the number written."""
+    if not changes_by_id:
+        return 0
+    actor, at, reason = current_actor.get(), utcnow(), session.info.get(REASON_KEY)
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        with connection.connection.driver_connection.cursor() as cursor:
+            with cursor.copy(_AUDIT_COPY_SQL) as copy:
+                for entity_id, changes in changes_by_id.items():
+                    copy.write_row((at, actor.user_id, actor.role, action, entity, entity_id,
+                                    json.dumps(changes, default=_json_default), reason, actor.request_id))
+    else:
+        session.execute(sa.insert(AuditRecord.__table__), [
+            {"at": at, "user_id": actor.user_id, "role": actor.role, "action": action, "entity": entity,
+             "entity_id": entity_id, "changes": _jsonable(changes), "reason": reason, "request_id": actor.request_id}
+            for entity_id, changes in changes_by_id.items()])
+    return len(changes_by_id)
+
+
+_AUDIT_COPY_SQL = ("COPY audit_records (at, user_id, role, action, entity, entity_id, changes, reason, request_id) "
+                   "FROM STDIN")
+
+
 def record(session: so.Session, *, action: str, entity: str, entity_id: str, changes: dict[str, Any]) -> AuditRecord:
     """Audit a change made outside the ORM unit of work (bulk inserts), in the same transaction."""
     actor = current_actor.get()
@@ -112,6 +151,27 @@ class AuditRecordImmutable(RuntimeError):
     """Audit records are append-only."""
 
 
+def _keys_from_relationships(obj: Any) -> dict[str, Any]:
+    """Foreign keys a new record gets from the objects it was given (`Patient(study=study)`), which the
+    ORM copies only later in the flush: the audit record of a creation names them, never null. A new
+    related object is given its id now (the id the flush would give it)."""
+    state = sa.inspect(obj)
+    keys: dict[str, Any] = {}
+    for relationship in state.mapper.relationships:
+        if relationship.direction is not MANYTOONE:
+            continue
+        target = state.attrs[relationship.key].loaded_value
+        if target is None or target is NO_VALUE or isinstance(target, (list, set)):
+            continue
+        for local, remote in relationship.local_remote_pairs:
+            value = getattr(target, remote.key, None)
+            if value is None and remote.primary_key and remote.key == "id" and sa.inspect(target).pending:
+                value = target.id = new_id()
+            if value is not None:
+                keys[state.mapper.get_property_by_column(local).key] = value
+    return keys
+
+
 @sa.event.listens_for(so.Session, "before_flush")
 def _audit_before_flush(session: so.Session, flush_context, instances) -> None:
     entries: list[AuditRecord] = []
@@ -120,8 +180,11 @@ def _audit_before_flush(session: so.Session, flush_context, instances) -> None:
             if getattr(obj, "id", None) is None:
                 obj.id = new_id()
             changes = {}
+            related = _keys_from_relationships(obj)
             for attr in _column_attrs(obj):
                 value = getattr(obj, attr.key)
+                if value is None:
+                    value = related.get(attr.key)
                 if value is None:
                     column = attr.columns[0]
                     default = column.default

@@ -9,12 +9,21 @@ from backend.schemas.fields import UtcDateTime
 
 class AlertQuerySchema(ma.Schema):
     site = ma.fields.String(load_default=None, metadata={"description": "Site code"})
-    status = ma.fields.String(load_default=None, validate=ma.validate.OneOf(ALERT_STATUSES))
+    status = ma.fields.String(load_default=None, validate=ma.validate.OneOf(ALERT_STATUSES), metadata={
+        "description": "open | closed: every status an alert takes"})
 
 
 class AlertAcknowledgeSchema(ma.Schema):
     action = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=2000), metadata={
         "description": "What was done, e.g. 'Called the patient; advised to attend clinic today'"})
+
+
+class AlertFindingSchema(ma.Schema):
+    rule = ma.fields.String(dump_only=True, metadata={"description": "composite_grade | severe_symptom | worsening"})
+    term_number = ma.fields.Integer(dump_only=True)
+    term = ma.fields.String(dump_only=True, metadata={"description": "The PRO-CTCAE symptom"})
+    item_code = ma.fields.String(dump_only=True, allow_none=True)
+    detail = ma.fields.Dict(dump_only=True, metadata={"description": "What made the rule fire"})
 
 
 class AlertSchema(ma.Schema):
@@ -23,7 +32,10 @@ class AlertSchema(ma.Schema):
     subject_id = ma.fields.Function(lambda alert: alert.patient.subject_id, dump_only=True)
     site = ma.fields.Function(lambda alert: alert.site.code, dump_only=True)
     report_id = ma.fields.String(dump_only=True)
-    rule = ma.fields.String(dump_only=True, metadata={"description": "composite_grade | severe_symptom | worsening"})
+    symptoms = ma.fields.List(ma.fields.Nested(lambda: AlertFindingSchema()), dump_only=True, metadata={
+        "description": "Every symptom and rule that fired for the report, the most serious first"})
+    rule = ma.fields.String(dump_only=True, metadata={
+        "description": "The most serious finding's rule: composite_grade | severe_symptom | worsening"})
     term = ma.fields.String(dump_only=True, metadata={"description": "The PRO-CTCAE symptom"})
     item_code = ma.fields.String(dump_only=True, allow_none=True)
     answers = ma.fields.Function(lambda alert: alert.detail.get("answers", {}), dump_only=True, metadata={

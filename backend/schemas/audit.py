@@ -4,14 +4,19 @@ from backend.schemas.fields import UtcDateTime
 
 
 class AuditQuerySchema(ma.Schema):
-    entity = ma.fields.String(load_default=None, metadata={"description": "Table name, e.g. patients, events"})
-    id = ma.fields.String(load_default=None, data_key="id", metadata={"description": "Entity id"})
+    entity = ma.fields.String(load_default=None, validate=ma.validate.Length(min=1, max=40), metadata={
+        "description": "The audited table (e.g. patients, events, symptom_alerts) or its singular; "
+                       "an unknown one is 422 naming the valid ones"})
+    id = ma.fields.String(load_default=None, data_key="id", validate=ma.validate.Length(min=1, max=64),
+                          metadata={"description": "The record's id"})
 
 
 class AuditRecordSchema(ma.Schema):
     id = ma.fields.Integer(dump_only=True)
     at = UtcDateTime(dump_only=True)
     user_id = ma.fields.String(dump_only=True, allow_none=True)
+    username = ma.fields.String(dump_only=True, allow_none=True, metadata={
+        "description": "The user who made the change; null for the system"})
     role = ma.fields.String(dump_only=True)
     action = ma.fields.String(dump_only=True)
     entity = ma.fields.String(dump_only=True)

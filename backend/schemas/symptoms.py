@@ -5,6 +5,8 @@ import dataclasses
 
 import marshmallow as ma
 
+from backend.schemas.alerts import AlertFindingSchema
+
 from backend.schemas.fields import UtcDateTime
 
 
@@ -84,6 +86,8 @@ class ReportAlertSchema(ma.Schema):
     item_code = ma.fields.String(dump_only=True, allow_none=True)
     status = ma.fields.String(dump_only=True)
     detail = ma.fields.Dict(dump_only=True)
+    symptoms = ma.fields.List(ma.fields.Nested(AlertFindingSchema), dump_only=True, metadata={
+        "description": "Every symptom and rule that fired, the most serious first"})
 
 
 class SymptomReportSchema(ma.Schema):

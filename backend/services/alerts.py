@@ -4,9 +4,10 @@ Rules and their sources:
 - Which findings become alerts: `schedules.symptom_alerts.evaluate_alerts` under the study's
   `Study.settings["alert_rules"]` (`AlertRules` fields; default `AlertRules()`), against the
   patient's first and previous reports (by completion time).
-- One alert per (report, rule, term), created in the report's own transaction, so a replayed report
-  never raises it twice; the site's nurses are told in that same transaction through the staff
-  outbox (`staff.symptom_alert`, dedupe key `alert:<id>`).
+- One alert per report at most, listing every finding the most serious first
+  (`schedules.symptom_alerts.most_serious_first`), created in the report's own transaction, so a
+  replayed report never raises it twice; the site's nurses are told once, in that same transaction,
+  through the staff outbox (`staff.symptom_alert`, dedupe key `alert:<id>`), with each rule in words.
 - Acknowledging records who, when and the action taken, and closes the alert (CONTRACT.md "Site
   work": `POST /alerts/{id}/acknowledge` "closes one").
 - An alert still open after the study's `Study.settings["alert_escalation_hours"]` (default 24) is
@@ -29,69 +30,62 @@ from backend.models.audit import REASON_KEY
 from backend.models.base import new_id, utcnow
 from backend.services.notifications import notify_site_staff
 from backend.services.studies import site_by_code
+from backend.services.study_settings import (
+    DEFAULT_ESCALATION_HOURS,
+    StudySettingsInvalid,
+    escalation_hours,
+    study_alert_rules,
+)
 from schedules.proctcae import SymptomGrade
-from schedules.symptom_alerts import AlertRules, evaluate_alerts
+from schedules.symptom_alerts import evaluate_alerts, most_serious_first
 
 log = logging.getLogger(__name__)
 
-DEFAULT_ESCALATION_HOURS = 24
-
-
-class AlertSettingsInvalid(Conflict):
-    reason = "study_settings_invalid"
-
-
-# --- study settings ----------------------------------------------------------------------------
-def study_alert_rules(study: Study) -> AlertRules:
-    """`settings["alert_rules"]`: an object with any of `composite_grade_at_least`,
-    `severity_at_least`, `rise_at_least` (null switches a rule off); `AlertRules()` when not set."""
-    raw = (study.settings or {}).get("alert_rules")
-    if raw is None:
-        return AlertRules()
-    try:
-        if not isinstance(raw, dict):
-            raise TypeError("an object is needed")
-        return AlertRules(**raw)
-    except (TypeError, ValueError) as error:
-        raise AlertSettingsInvalid(f"Study {study.code}: settings.alert_rules is unusable ({error}).") from None
-
-
-def escalation_hours(study: Study) -> float:
-    """`settings["alert_escalation_hours"]`: hours an alert may stay open (> 0); 24 when not set."""
-    raw = (study.settings or {}).get("alert_escalation_hours", DEFAULT_ESCALATION_HOURS)
-    if isinstance(raw, bool) or not isinstance(raw, (int, float)) or raw <= 0:
-        raise AlertSettingsInvalid(
-            f"Study {study.code}: settings.alert_escalation_hours must be a positive number, not {raw!r}.")
-    return raw
-
-
 # --- raising -----------------------------------------------------------------------------------
 def raise_alerts(report: SymptomReport, patient: Patient, grades: list[SymptomGrade]) -> list[SymptomAlert]:
-    """Evaluate the study's rules for a new report and queue a message per alert to the site's nurses.
+    """Evaluate the study's rules for a new report: at most one alert, listing every finding (the
+    most serious first), and one message about it to each of the site's nurses.
 
     Runs inside the report's transaction (the caller flushes the report first and commits after).
     """
     first, previous = _baselines(patient.id, report)
     findings = evaluate_alerts(grades, previous=previous.answers if previous else None,
                                first=first.answers if first else None, rules=study_alert_rules(patient.study))
+    if not findings:
+        return []
     by_term = {grade.term_number: grade for grade in grades}
-    alerts = []
-    for finding in findings:
+    symptoms = []
+    for finding in most_serious_first(findings, grades):
         grade = by_term[finding.term_number]
         detail = {**finding.detail, "answers": grade.answers, "ctcae_term": grade.ctcae_term,
                   "meddra_code": grade.meddra_code, "composite_grade": grade.composite_grade}
-        alert = SymptomAlert(id=new_id(), patient_id=patient.id, site_id=patient.site_id, report=report,
-                             rule=finding.rule, term_number=finding.term_number, term=finding.term,
-                             item_code=finding.item_code, detail=detail, status="open")
-        db.session.add(alert)
-        alerts.append(alert)
+        symptoms.append({"rule": finding.rule, "term_number": finding.term_number, "term": finding.term,
+                         "item_code": finding.item_code, "detail": detail})
+    top = symptoms[0]
+    alert = SymptomAlert(id=new_id(), patient_id=patient.id, site_id=patient.site_id, report=report,
+                         rule=top["rule"], term_number=top["term_number"], term=top["term"],
+                         item_code=top["item_code"], detail=top["detail"], symptoms=symptoms, status="open")
+    db.session.add(alert)
     db.session.flush()
-    for alert in alerts:
-        notify_site_staff(patient.site, "nurse", "staff.symptom_alert",
-                          {"subject_id": patient.subject_id, "symptom": alert.term, "rule": alert.rule,
-                           "alert_id": str(alert.id), "report_id": str(report.id)},
-                          dedupe_key=f"alert:{alert.id}", patient_id=patient.id)
-    return alerts
+    notify_site_staff(patient.site, "nurse", "staff.symptom_alert",
+                      {"subject_id": patient.subject_id, "symptoms": finding_words(symptoms),
+                       "alert_id": str(alert.id), "report_id": str(report.id)},
+                      dedupe_key=f"alert:{alert.id}", patient_id=patient.id)
+    return [alert]
+
+
+def finding_words(symptoms: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """What a staff message needs to put each finding in words in the reader's language
+    (`notifications.messages`): the term, the rule and the number that fired."""
+    words = []
+    for symptom in symptoms:
+        detail = symptom["detail"]
+        level = {"composite_grade": detail.get("composite_grade"), "severe_symptom": detail.get("value"),
+                 "worsening": detail.get("rise")}.get(symptom["rule"])
+        against = detail.get("against") or []
+        words.append({"term": symptom["term"], "rule": symptom["rule"], "level": level,
+                      "since": "first" if against == ["first"] else "previous"})
+    return words
 
 
 def _baselines(patient_id: uuid.UUID, report: SymptomReport) -> tuple[SymptomReport | None, SymptomReport | None]:
@@ -187,11 +181,11 @@ def escalate_overdue_alerts(now: datetime) -> list[SymptomAlert]:
 def _escalation_hours_or_default(study: Study) -> float:
     try:
         return escalation_hours(study)
-    except AlertSettingsInvalid as error:
+    except StudySettingsInvalid as error:
         log.warning("%s Using %s hours.", error.message, DEFAULT_ESCALATION_HOURS)
         return DEFAULT_ESCALATION_HOURS
 
 
 def _escalation_params(alert: SymptomAlert, hours: float) -> dict[str, Any]:
-    return {"subject_id": alert.patient.subject_id, "symptom": alert.term, "rule": alert.rule,
+    return {"subject_id": alert.patient.subject_id, "symptoms": finding_words(alert.symptoms),
             "minutes": int(hours * 60), "alert_id": str(alert.id)}

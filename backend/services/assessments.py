@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
+from collections.abc import Mapping
 from typing import Any
 
 import sqlalchemy as sa
@@ -39,7 +40,7 @@ from backend.auth import Principal, visible_patient
 from backend.services import calendars
 from backend.errors import Conflict, InvalidInput
 from backend.extensions import db
-from backend.models import PatientOutcome, Site, TumourAssessment
+from backend.models import Patient, PatientOutcome, Site, TumourAssessment
 from backend.models.audit import REASON_KEY
 
 ONCE_ONLY_OUTCOMES = ("death", "treatment_discontinued", "follow_up_ended")
@@ -61,7 +62,17 @@ def _death_date(patient_id: uuid.UUID) -> date | None:
 # --- assessments ------------------------------------------------------------------------------
 def record_assessment(principal: Principal, patient_id: str, data: dict[str, Any],
                       *, now: datetime | None = None) -> TumourAssessment:
+    """POST /patients/{id}/assessments. Commits."""
     patient = visible_patient(principal, patient_id)
+    assessment = add_assessment(patient, data, principal.user_id, now=now)
+    db.session.commit()
+    return assessment
+
+
+def add_assessment(patient: Patient, data: Mapping[str, Any], recorded_by: Any,
+                   *, now: datetime | None = None) -> TumourAssessment:
+    """Check and add a tumour assessment, marking its scan on the calendar, in the caller's transaction:
+    the API and the CSV import both record assessments through this function."""
     day: date = data["date"]
     baseline = bool(data.get("baseline"))
     response = data.get("overall_response")
@@ -109,12 +120,11 @@ def record_assessment(principal: Principal, patient_id: str, data: dict[str, Any
     assessment = TumourAssessment(
         patient_id=patient.id, date=day, overall_response=response, baseline=baseline,
         new_lesion_date=new_lesion, scan_dates=[scan.isoformat() for scan in scans],
-        recorded_by=principal.user_id,
+        recorded_by=recorded_by,
     )
     db.session.add(assessment)
     if not baseline:
         calendars.record_scan_on_calendar(patient, day, f"tumour assessment {response} recorded")
-    db.session.commit()
     return assessment
 
 

@@ -24,7 +24,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from backend.errors import InvalidInput
 from backend.extensions import db
 from backend.models import Event, Patient
-from backend.models.audit import REASON_KEY, record
+from backend.models.audit import REASON_KEY, record_many
 from backend.models.base import utcnow
 from backend.services import reminders
 from backend.services.calendar_events import (
@@ -38,6 +38,10 @@ from backend.services.calendar_events import (
 )
 from backend.services.calendar_inputs import build_plan_inputs, latest_today, site_today
 from schedules.calendars import CalendarChanges, EventFact, PlannedEvent, plan_calendar, replan
+
+#: What the audit record of each bulk-created event keeps (its id and patient are the record's keys).
+_AUDITED_ON_CREATE = ("patient_id", "key", "kind", "cycle", "day", "label", "agents", "protocol_date", "target_date",
+                      "window_start", "window_end", "flags", "status", "actual_date")
 
 # -- the reminders hook ---------------------------------------------------------------------------
 
@@ -161,9 +165,9 @@ def _write_changes(patient: Patient, stored: Sequence[EventRow], changes: Calend
         session.info[REASON_KEY] = reason
     created, encoded = _new_rows(patient.id, changes.to_create, facts or {}, now)
     _insert_events(created, encoded)
-    if created:
-        record(session, action="create", entity="events", entity_id=str(patient.id),
-               changes={"events_created": len(created), "event_ids": [str(row.id) for row in created]})
+    record_many(session, action="create", entity="events", changes_by_id={
+        str(row.id): {name: {"before": None, "after": getattr(row, name)} for name in _AUDITED_ON_CREATE}
+        for row in created})
 
     by_id = {str(row.id): row for row in stored}
     updated, diffs, pairs = [], {}, []
@@ -193,9 +197,9 @@ def _write_changes(patient: Patient, stored: Sequence[EventRow], changes: Calend
         cancelled = [by_id[event_id]._replace(status="cancelled", reason=reason, version=by_id[event_id].version + 1,
                                               updated_at=now) for event_id in changes.to_cancel]
     if updated or cancelled:
-        record(session, action="update", entity="events", entity_id=str(patient.id), changes={
-            "events_updated": len(updated), "events_cancelled": len(cancelled),
-            "updated": diffs, "cancelled_ids": list(changes.to_cancel)})
+        record_many(session, action="update", entity="events", changes_by_id={
+            **diffs,
+            **{str(row.id): {"status": {"before": "planned", "after": "cancelled"}} for row in cancelled}})
         for obj in list(session.identity_map.values()):
             if isinstance(obj, Event):  # the ORM's copies are out of date after the bulk UPDATEs
                 session.expire(obj)

@@ -3,12 +3,13 @@
 ADTTE follows the CDISC ADaM Basic Data Structure for time-to-event (ADaM IG v1.1 / ADTTE 2012):
 one row per subject and parameter, ``AVAL`` the time in days from ``STARTDT`` (first dose, day 1) to
 ``ADT`` inclusive, ``CNSR`` 0 for an event and the contract's positive code for a censoring,
-``EVNTDESC`` what happened and ``CNSDTDSC`` where a censoring date comes from. Cadence adds the
-early-warning columns ``NMISS`` (consecutive missed assessments), ``MISSFL`` (any missed),
-``ATRISKFL`` and ``PROTDLDT`` (protect deadline), and ``LADQDT`` (last adequate assessment).
+``EVNTDESC`` what happened and ``CNSDTDSC`` where a censoring date comes from: the date it names is
+always filled (``LADQDT`` for the last adequate assessment, ``STARTDT`` for the first dose). One data
+cut-off per export (``DATACUTDT``, the same on every row; default today, UTC).
 
-Every row comes from `services.pfs.derive_many`, the derivation behind GET /patients/{id}/pfs, so
-the export and the endpoint always agree on the same date. Cells that a spreadsheet would run as a
+Each parameter is a function returning one row (`ADTTE_PARAMETERS`); PFS comes from
+`services.pfs.derive_many`, the derivation behind GET /patients/{id}/pfs, so the export and the
+endpoint agree row by row for the same date. Cells that a spreadsheet would run as a
 formula (starting with = + - @) are quoted with a leading apostrophe (OWASP "CSV injection").
 """
 from __future__ import annotations
@@ -16,7 +17,8 @@ from __future__ import annotations
 import csv
 import io
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -25,13 +27,15 @@ import sqlalchemy as sa
 from backend.auth import Principal
 from backend.extensions import db
 from backend.models import Event, Patient, Site, Study
+from backend.models.base import utcnow
 from backend.services.assessments import site_today
 from backend.services.calendar_events import state_of
 from backend.services.pfs import derive_many
 from backend.services.studies import study_by_code
 
+#: CONTRACT.md "Results": exactly these columns, in this order.
 ADTTE_COLUMNS = ("STUDYID", "USUBJID", "SUBJID", "SITEID", "PARAMCD", "PARAM", "STARTDT", "ADT", "AVAL", "AVALU",
-                 "CNSR", "EVNTDESC", "CNSDTDSC", "LADQDT", "NMISS", "MISSFL", "ATRISKFL", "PROTDLDT", "DATACUTDT")
+                 "CNSR", "EVNTDESC", "CNSDTDSC", "LADQDT", "DATACUTDT")
 VISIT_COLUMNS = ("STUDYID", "USUBJID", "SUBJID", "SITEID", "EVENTID", "KIND", "VISIT", "CYCLE", "DAY", "PROTDT",
                  "PLANDT", "WINSTDT", "WINENDT", "ACTDT", "STATUS", "INWINFL", "PFSVSTAT", "STATE", "DAYSOVER",
                  "FLAGS")
@@ -85,38 +89,70 @@ def _patients(study: Study) -> list[Patient]:
                                    .where(Patient.study_id == study.id).order_by(Site.code, Patient.subject_id)))
 
 
-def adtte_rows(study: Study, as_of: date | None = None) -> list[dict[str, Any]]:
+def default_cutoff() -> date:
+    """One data cut-off for a whole export when none is given: today (UTC)."""
+    return utcnow().date()
+
+
+@dataclass(frozen=True)
+class AdtteInputs:
+    """What the parameter functions read, loaded once per export."""
+
+    study: Study
+    cutoff: date
+    pfs: dict[Any, tuple[date, Any]]
+
+
+def _censor_source(reason: str, last_adequate: date | None) -> str:
+    """Where the censoring date comes from: a censoring with no adequate assessment to fall back on
+    is at the first dose (FDA 2018 PFS guidance, table of censoring rules)."""
+    if reason == "no_baseline" or last_adequate is None:
+        return "FIRST DOSE"
+    return CENSOR_DATE_SOURCES[reason]
+
+
+def pfs_parameter(patient: Patient, inputs: AdtteInputs) -> dict[str, Any]:
+    """PARAMCD PFS: GET /patients/{id}/pfs?as_of=<cutoff> as one ADTTE row."""
+    _, result = inputs.pfs[patient.id]
+    censored = result.cnsr != 0
+    return {
+        "PARAMCD": "PFS", "PARAM": "Progression-free survival (days)", "STARTDT": patient.first_dose_date,
+        "ADT": result.date, "AVAL": result.days, "AVALU": "DAYS", "CNSR": result.cnsr,
+        "EVNTDESC": EVENT_DESCRIPTIONS[result.reason],
+        "CNSDTDSC": _censor_source(result.reason, result.last_adequate_assessment) if censored else "",
+        "LADQDT": result.last_adequate_assessment,
+    }
+
+
+#: One function per ADTTE parameter, each returning the parameter's row for a patient.
+ADTTE_PARAMETERS: tuple[Callable[[Patient, AdtteInputs], dict[str, Any]], ...] = (pfs_parameter,)
+
+
+def adtte_rows(study: Study, cutoff: date | None = None) -> list[dict[str, Any]]:
+    cutoff = cutoff or default_cutoff()
     patients = _patients(study)
-    results = derive_many(patients, as_of)
+    inputs = AdtteInputs(study=study, cutoff=cutoff, pfs=derive_many(patients, cutoff))
     rows = []
     for patient in patients:
-        day, result = results[patient.id]
-        censored = result.cnsr != 0
-        rows.append({
-            "STUDYID": study.code, "USUBJID": usubjid(study, patient), "SUBJID": patient.subject_id,
-            "SITEID": patient.site.code, "PARAMCD": "PFS", "PARAM": "Progression-free survival (days)",
-            "STARTDT": patient.first_dose_date, "ADT": result.date, "AVAL": result.days, "AVALU": "DAYS",
-            "CNSR": result.cnsr, "EVNTDESC": EVENT_DESCRIPTIONS[result.reason],
-            "CNSDTDSC": CENSOR_DATE_SOURCES.get(result.reason, "") if censored else "",
-            "LADQDT": result.last_adequate_assessment, "NMISS": result.consecutive_missed,
-            "MISSFL": "Y" if result.consecutive_missed else "N", "ATRISKFL": "Y" if result.at_risk else "N",
-            "PROTDLDT": result.protect_deadline, "DATACUTDT": day,
-        })
+        keys = {"STUDYID": study.code, "USUBJID": usubjid(study, patient), "SUBJID": patient.subject_id,
+                "SITEID": patient.site.code}
+        for parameter in ADTTE_PARAMETERS:
+            rows.append({**keys, **parameter(patient, inputs), "DATACUTDT": cutoff})
     return rows
 
 
-def adtte_csv(principal: Principal, code: str, as_of: date | None = None) -> str:
-    return _csv(ADTTE_COLUMNS, adtte_rows(study_by_code(principal, code), as_of))
+def adtte_csv(principal: Principal, code: str, cutoff: date | None = None) -> str:
+    return _csv(ADTTE_COLUMNS, adtte_rows(study_by_code(principal, code), cutoff))
 
 
-def subject_visits_csv(principal: Principal, code: str, as_of: date | None = None) -> str:
+def subject_visits_csv(principal: Principal, code: str, cutoff: date | None = None) -> str:
     """One row per visit: planned and actual date, window, status; scans with their PFS visit status.
 
     ``STATUS`` is what was recorded; ``STATE`` and ``DAYSOVER`` are the event's derived state and days
-    overdue on ``as_of`` (default the site's today), exactly as the calendar shows them."""
+    overdue on ``cutoff`` (default each site's today), exactly as the calendar shows them."""
     study = study_by_code(principal, code)
     patients = _patients(study)
-    results = derive_many(patients, as_of)
+    results = derive_many(patients, cutoff)
     events: dict[Any, list[Event]] = defaultdict(list)
     if patients:
         for event in db.session.scalars(sa.select(Event).where(
@@ -124,7 +160,7 @@ def subject_visits_csv(principal: Principal, code: str, as_of: date | None = Non
             events[event.patient_id].append(event)
     rows = []
     for patient in patients:
-        today = as_of or site_today(patient.site)
+        today = cutoff or site_today(patient.site)
         pfs_status = {f"assessment:{v.number}": v.status for v in results[patient.id][1].visits}
         for event in sorted(events[patient.id], key=lambda e: (e.target_date, VISIT_KINDS.index(e.kind), e.key)):
             state = state_of(event, today)

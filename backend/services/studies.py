@@ -6,53 +6,11 @@ from typing import Any
 import sqlalchemy as sa
 
 from backend.auth import Principal, can_see_site, can_see_study, visible_study_ids
-from backend.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
+from backend.errors import Conflict, Forbidden, InvalidInput, NotFound
 from backend.extensions import db
 from backend.models import Site, Study
 from backend.models.audit import REASON_KEY
-
-
-KNOWN_SETTINGS = frozenset({
-    "regimen_overrides", "survey", "planning_horizon_days", "symptom_panel", "alert_rules",
-    "alert_escalation_hours", "reminder_policy",
-})
-
-
-def validate_study_settings(study: Study) -> None:
-    """Refuse, at set-up, settings that would otherwise fail when a patient is planned, a report is
-    graded or a reminder is planned: every policy is parsed by the code that will use it."""
-    from backend.services.alerts import escalation_hours, study_alert_rules
-    from backend.services.regimens import regimen_for
-    from backend.services.reminders import reminder_policy
-    from backend.services.symptoms import study_panel
-    from schedules.calendars import AssessmentSchedule, SurveySchedule
-
-    settings = study.settings or {}
-    unknown = sorted(set(settings) - KNOWN_SETTINGS)
-    if unknown:
-        raise InvalidInput("settings", f"Unknown setting(s): {', '.join(unknown)}; known: "
-                                       f"{', '.join(sorted(KNOWN_SETTINGS))}.")
-    try:
-        AssessmentSchedule(study.assessment_interval_days, study.assessment_window_days,
-                           tuple(tuple(phase) for phase in study.assessment_phases or ()))
-    except (TypeError, ValueError) as error:
-        raise InvalidInput("assessment_schedule", str(error)) from None
-    try:
-        SurveySchedule(**{key: int(value) for key, value in (settings.get("survey") or {}).items()})
-        horizon = settings.get("planning_horizon_days", 730)
-        if isinstance(horizon, bool) or not isinstance(horizon, int) or horizon < 1:
-            raise ValueError(f"planning_horizon_days must be a positive whole number, not {horizon!r}")
-    except (TypeError, ValueError) as error:
-        raise InvalidInput("settings", f"Calendar settings: {error}") from None
-    try:
-        for code in settings.get("regimen_overrides") or {}:
-            regimen_for(study, code)
-        study_panel(study)
-        study_alert_rules(study)
-        escalation_hours(study)
-        reminder_policy(study)
-    except DomainError as error:
-        raise InvalidInput("settings", error.message, reason="invalid_study_settings") from None
+from backend.services.study_settings import validate_study_settings
 
 
 def create_study(principal: Principal | None, data: dict[str, Any]) -> Study:

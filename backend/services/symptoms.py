@@ -36,20 +36,18 @@ from backend.models.audit import REASON_KEY
 from backend.models.base import utcnow
 from backend.services import alerts as alerts_service
 from backend.services import reminders
+from backend.services.study_settings import study_panel
 from notifications.messages import render
 from schedules.proctcae import (
-    DEFAULT_HER2_PANEL,
     AnswerProblem,
     ItemTranslation,
     LocalisedLibrary,
     SymptomGrade,
-    SymptomPanel,
     TranslationError,
     answer_problems,
     grade_report,
     load_translations,
     localised_items,
-    term_catalog,
 )
 
 log = logging.getLogger(__name__)
@@ -60,12 +58,6 @@ CLOCK_SKEW = timedelta(minutes=5)
 #: A BCP 47-like tag (language, then optional script/region parts). Anything else is refused before
 #: it comes near a file name.
 _LOCALE = re.compile(r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8}){0,2}$")
-
-
-class StudySettingsInvalid(Conflict):
-    """A study's settings cannot be used as they stand: the answer names the setting to fix."""
-
-    reason = "study_settings_invalid"
 
 
 class AnswersInvalid(DomainError):
@@ -83,25 +75,6 @@ class AnswersInvalid(DomainError):
         summary = "; ".join(f"{item}: {', '.join(messages)}" for item, messages in by_item.items())
         super().__init__(f"Some answers break the PRO-CTCAE answer rules: {summary}",
                          reason="invalid_answers", errors={"json": {"answers": by_item}})
-
-
-# --- scope -------------------------------------------------------------------------------------
-
-
-# --- study settings ----------------------------------------------------------------------------
-def study_panel(study: Study) -> SymptomPanel:
-    """The study's survey panel: `settings["symptom_panel"]`, a list of PRO-CTCAE term numbers
-    (NCI item library numbering); `DEFAULT_HER2_PANEL` when the study sets none."""
-    numbers = (study.settings or {}).get("symptom_panel")
-    if numbers is None:
-        return DEFAULT_HER2_PANEL
-    catalog = term_catalog()
-    if (not isinstance(numbers, list) or not numbers
-            or not all(isinstance(n, int) and not isinstance(n, bool) and n in catalog for n in numbers)):
-        raise StudySettingsInvalid(
-            f"Study {study.code}: settings.symptom_panel must be a non-empty list of PRO-CTCAE term numbers "
-            f"(1..{max(catalog)}), not {numbers!r}.")
-    return SymptomPanel(name=f"study:{study.code}", term_numbers=tuple(numbers))
 
 
 # --- the item library --------------------------------------------------------------------------

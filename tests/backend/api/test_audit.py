@@ -113,3 +113,72 @@ def test_a_reason_never_carries_over_to_the_next_transaction(db):
     updates = db.session.scalars(sa.select(AuditRecord).where(AuditRecord.action == "update")
                                  .order_by(AuditRecord.id)).all()
     assert [u.reason for u in updates] == ["amendment 1", None]
+
+
+# -- issue 9 item 8: every changed record findable by its own id, naming the user ----------------------
+
+def test_each_event_a_re_plan_moved_is_found_by_its_own_id(client, auth):
+    """A late cycle 1 day 1 re-plans the later doses in bulk: each moved event has its own audit rows,
+    naming the nurse who recorded the visit and the reason given."""
+    from datetime import timedelta
+
+    from tests.factories import SiteFactory, staff_for
+    from tests.factories_patients import enrol, events_by_key, site_today
+
+    site = SiteFactory()
+    staff = staff_for(site)
+    patient = enrol(site, "INET-PAC", first_dose=site_today(site) - timedelta(days=10))
+    events = events_by_key(patient.id)
+    c1d1, c2d1 = events["dose:C1D1"], events["dose:C2D1"]
+    answer = client.patch(f"/api/v1/patients/{patient.id}/events/{c1d1.id}", headers=auth.headers(staff["nurse"]),
+                          json={"status": "completed", "actual_date": (patient.first_dose_date + timedelta(days=2))
+                                .isoformat(), "reason": "Neutropenia recovered"})
+    assert answer.status_code == 200, answer.get_json()
+    for reader in ("admin", "coordinator"):
+        trail = client.get(f"/api/v1/audit?entity=events&id={c2d1.id}", headers=auth.headers(staff[reader]))
+        assert trail.status_code == 200, trail.get_json()
+        rows = trail.get_json()
+        assert [row["action"] for row in rows] == ["create", "update"]
+        moved = rows[1]
+        assert moved["entity"] == "events" and moved["entity_id"] == str(c2d1.id)
+        assert moved["changes"]["protocol_date"]["after"] == (patient.first_dose_date + timedelta(days=23)).isoformat()
+        assert moved["username"] == staff["nurse"].username and moved["role"] == "nurse"
+        assert moved["reason"] == "Neutropenia recovered"
+        assert set(moved) == {"id", "at", "user_id", "username", "role", "action", "entity", "entity_id",
+                              "changes", "reason", "request_id"}
+    created = client.get(f"/api/v1/audit?entity=event&id={c1d1.id}", headers=auth.headers(staff["admin"])).get_json()
+    assert created[0]["action"] == "create" and created[0]["changes"]["key"]["after"] == "dose:C1D1"
+    assert created[-1]["changes"]["status"] == {"before": "planned", "after": "completed"}
+
+
+def test_patient_creation_names_its_study_and_site(client, auth):
+    from tests.factories import SiteFactory, staff_for
+
+    site = SiteFactory()
+    nurse = staff_for(site)["nurse"]
+    answer = client.post("/api/v1/patients", headers=auth.headers(nurse), json={
+        "study": site.study.code, "site": site.code, "subject_id": "AUD-001", "regimen": "INET-PAC",
+        "first_dose_date": "2026-01-05"})
+    assert answer.status_code == 201, answer.get_json()
+    trail = client.get(f"/api/v1/audit?entity=patients&id={answer.get_json()['id']}",
+                       headers=auth.headers(UserFactory(role="admin"))).get_json()
+    changes = trail[0]["changes"]
+    assert changes["study_id"]["after"] == str(site.study.id)
+    assert changes["site_id"]["after"] == str(site.id)
+    assert trail[0]["username"] == nurse.username
+
+
+@pytest.mark.parametrize("entity", ["patient", "patients", "events", "symptom_alerts", "alert", "tumour_assessments"])
+def test_every_audited_entity_is_accepted_by_name(client, auth, entity):
+    answer = client.get(f"/api/v1/audit?entity={entity}", headers=auth.headers(UserFactory(role="admin")))
+    assert answer.status_code == 200, answer.get_json()
+
+
+def test_an_unknown_entity_is_422_naming_the_valid_ones(client, auth):
+    answer = client.get("/api/v1/audit?entity=visits&id=x", headers=auth.headers(UserFactory(role="admin")))
+    assert answer.status_code == 422
+    body = answer.get_json()
+    assert body["reason"] == "unknown_entity"
+    for name in ("patients", "events", "studies", "sites", "users", "symptom_alerts"):
+        assert name in body["message"]
+    assert "entity" in body["errors"]["query"]

@@ -53,32 +53,57 @@ def enrol_scenarios(client, auth, study, coordinator):
     return patients
 
 
-@pytest.mark.parametrize("as_of", ["2025-04-08", "2025-07-01", None], ids=["early data cut", "later cut", "today"])
-def test_adtte_agrees_with_the_pfs_endpoint_for_every_patient(client, auth, study, coordinator, as_of):
-    patients = enrol_scenarios(client, auth, study, coordinator)
-    query = f"?as_of={as_of}" if as_of else ""
-    headers = auth.headers(coordinator)
+ADTTE_COLUMNS = ["STUDYID", "USUBJID", "SUBJID", "SITEID", "PARAMCD", "PARAM", "STARTDT", "ADT", "AVAL", "AVALU",
+                 "CNSR", "EVNTDESC", "CNSDTDSC", "LADQDT", "DATACUTDT"]
 
-    exported = {row["SUBJID"]: row for row in rows(client.get(f"/api/v1/studies/INET-1L/exports/adtte.csv{query}",
-                                                               headers=headers))}
+
+@pytest.mark.parametrize("query", ["?cutoff=2025-04-08", "?as_of=2025-07-01", "?cutoff=2025-07-01", ""],
+                         ids=["early data cut", "older parameter name", "later cut", "today"])
+def test_adtte_agrees_with_the_pfs_endpoint_for_every_patient(client, auth, study, coordinator, query):
+    patients = enrol_scenarios(client, auth, study, coordinator)
+    headers = auth.headers(coordinator)
+    answer = client.get(f"/api/v1/studies/INET-1L/exports/adtte.csv{query}", headers=headers)
+    assert answer.get_data(as_text=True).splitlines()[0].split(",") == ADTTE_COLUMNS
+    exported = {row["SUBJID"]: row for row in rows(answer)}
 
     assert len(exported) == len(patients)
+    [cutoff] = {row["DATACUTDT"] for row in exported.values()}
+    assert cutoff == (query.split("=")[1] if query else date.today().isoformat()) or not query
     for patient in patients:
-        pfs = client.get(f"/api/v1/patients/{patient.id}/pfs{query}", headers=headers).get_json()
+        pfs = client.get(f"/api/v1/patients/{patient.id}/pfs?as_of={cutoff}", headers=headers).get_json()
         row = exported[patient.subject_id]
-        assert (row["ADT"], int(row["AVAL"]), int(row["CNSR"]), row["DATACUTDT"]) == (
-            pfs["date"], pfs["days"], pfs["cnsr"], pfs["as_of"]), patient.subject_id
+        assert (row["ADT"], int(row["AVAL"]), int(row["CNSR"])) == (pfs["date"], pfs["days"], pfs["cnsr"]), \
+            patient.subject_id
         assert row["LADQDT"] == (pfs["last_adequate_assessment"] or "")
-        assert int(row["NMISS"]) == pfs["consecutive_missed"]
-        assert row["MISSFL"] == ("Y" if pfs["consecutive_missed"] else "N")
-        assert row["ATRISKFL"] == ("Y" if pfs["at_risk"] else "N")
-        assert row["PROTDLDT"] == (pfs["protect_deadline"] or "")
         assert (row["USUBJID"], row["PARAMCD"], row["STARTDT"]) == (f"INET-1L-{patient.subject_id}", "PFS", "2025-01-06")
+
+
+def test_one_cut_off_per_export_and_the_dates_each_censoring_names_are_filled(client, auth, study, coordinator):
+    """Issue 9 item 7: a future first dose gets the export's cut-off too; a censoring at the last adequate
+    assessment names that date in LADQDT, one at the first dose has STARTDT."""
+    enrol_scenarios(client, auth, study, coordinator)
+    PatientFactory(site=study.sites[0], subject_id="900", first_dose_date=date(2025, 9, 1))
+    exported = rows(client.get("/api/v1/studies/INET-1L/exports/adtte.csv?cutoff=2025-07-01",
+                               headers=auth.headers(coordinator)))
+    assert {row["DATACUTDT"] for row in exported} == {"2025-07-01"}
+    for row in exported:
+        if "LAST ADEQUATE" in row["CNSDTDSC"]:
+            assert row["LADQDT"] and row["LADQDT"] == row["ADT"], row
+        if row["CNSDTDSC"] == "FIRST DOSE":
+            assert row["ADT"] == row["STARTDT"], row
+        if row["CNSR"] != "0":
+            assert row["CNSDTDSC"], row
+
+
+def test_two_different_cut_offs_are_refused(client, auth, study, coordinator):
+    answer = client.get("/api/v1/studies/INET-1L/exports/adtte.csv?cutoff=2025-07-01&as_of=2025-04-08",
+                        headers=auth.headers(coordinator))
+    assert answer.status_code == 422
 
 
 def test_adtte_describes_events_and_censoring(client, auth, study, coordinator):
     enrol_scenarios(client, auth, study, coordinator)
-    exported = rows(client.get("/api/v1/studies/INET-1L/exports/adtte.csv?as_of=2025-07-01",
+    exported = rows(client.get("/api/v1/studies/INET-1L/exports/adtte.csv?cutoff=2025-07-01",
                                headers=auth.headers(coordinator)))
     described = {(r["CNSR"], r["EVNTDESC"], r["CNSDTDSC"]) for r in exported}
     assert ("0", "DISEASE PROGRESSION", "") in described
