@@ -15,6 +15,8 @@ from datetime import datetime, timezone
 from typing import Any, Callable
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -75,8 +77,9 @@ def redis_client() -> redis.Redis:
     client = current_app.extensions.get("cadence.redis")
     if client is None:
         timeout = current_app.config["REDIS_SOCKET_TIMEOUT_SECONDS"]
+        # No retries: one failed attempt opens the breaker (below) instead of several timeouts in a row.
         client = redis.Redis.from_url(current_app.config["REDIS_URL"], socket_connect_timeout=timeout,
-                                      socket_timeout=timeout)
+                                      socket_timeout=timeout, retry=Retry(NoBackoff(), 0))
         current_app.extensions["cadence.redis"] = client
     return client
 

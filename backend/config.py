@@ -52,16 +52,21 @@ def load_config(environ: Mapping[str, str] | None = None, overrides: Mapping[str
     testing = bool(overrides.get("TESTING", _truthy(env.get("CADENCE_TESTING"))))
     demo = bool(overrides.get("CADENCE_DEMO", _truthy(env.get("CADENCE_DEMO"))))
 
+    builtin: list[str] = []
+
     def secret(name: str) -> str | None:
         value = overrides.get(name, env.get(name))
         if value:
             return value
         if testing or demo:
+            builtin.append(name)
             return f"insecure-{name.lower()}-for-tests-and-demo-only"
         return None
 
     config: dict[str, Any] = {
         "TESTING": testing,
+        # Filled below: the secrets that are the built-in, publicly known ones (demo and tests only).
+        "CADENCE_BUILTIN_SECRETS": (),
         "CADENCE_DEMO": demo,
         "SECRET_KEY": secret("SECRET_KEY"),
         "JWT_SECRET_KEY": secret("JWT_SECRET_KEY"),
@@ -99,6 +104,7 @@ def load_config(environ: Mapping[str, str] | None = None, overrides: Mapping[str
         if key.startswith(("FCM_", "APNS_", "SMS_", "SMTP_")) or key == "HTTP_TIMEOUT_SECONDS":
             config[key] = value
     config.update(overrides)
+    config["CADENCE_BUILTIN_SECRETS"] = tuple(builtin)
     config["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(config["SQLALCHEMY_DATABASE_URI"])
     config["MIGRATION_DATABASE_URL"] = normalise_database_url(config["MIGRATION_DATABASE_URL"] or "") or None
     for name in ("TRUSTED_PROXY_COUNT", "REDIS_BREAKER_SECONDS"):
