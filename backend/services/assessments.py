@@ -112,6 +112,7 @@ def record_assessment(principal: Principal, patient_id: str, data: dict[str, Any
         recorded_by=principal.user_id,
     )
     db.session.add(assessment)
+    db.session.info[REASON_KEY] = "baseline scan recorded" if baseline else f"tumour assessment {response} recorded"
     if not baseline:
         calendars.record_scan_on_calendar(patient, day, f"tumour assessment {response} recorded")
     db.session.commit()
