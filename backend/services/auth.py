@@ -43,18 +43,20 @@ def _mint(user: User, sign_in: SignIn, now: datetime) -> dict[str, Any]:
     }
 
 
-def issue_tokens(user: User) -> dict[str, Any]:
+def issue_tokens(user: User, security_event: str = "sign_in") -> dict[str, Any]:
     """Start a sign-in for `user` and answer the token pair as `POST /auth/login` does.
 
-    The one place a sign-in starts (login, a patient's activation, the tests' `auth` fixture). Adds
-    the sign-in to the session and flushes; the caller logs the event it stands for and commits."""
+    The one place a sign-in starts (login; a patient's activation passes `"account_activated"`; the
+    tests' `auth` fixture). Adds the sign-in and its security-log entry to the session and flushes;
+    the caller commits."""
     now = utcnow()
     sign_in = SignIn(id=uuid.uuid4(), user_id=user.id, refresh_jti="", created_at=now, expires_at=now)
     tokens = _mint(user, sign_in, now)
     db.session.add(sign_in)
     db.session.flush()
+    log_security_event(security_event, user_id=user.id, sign_in_id=sign_in.id)
     return {"access_token": tokens["access_token"], "refresh_token": tokens["refresh_token"],
-            "token_type": "Bearer", "expires_in": tokens["expires_in"], "sign_in_id": sign_in.id,
+            "token_type": "Bearer", "expires_in": tokens["expires_in"],
             "user": {"id": str(user.id), "username": user.username, "role": user.role}}
 
 
@@ -81,7 +83,6 @@ def login(username: str, password: str) -> dict[str, Any]:
     if not ok or not user.is_active:
         raise refuse_sign_in(user, "wrong_password" if not ok else "inactive_account")
     answer = issue_tokens(user)
-    log_security_event("sign_in", user_id=user.id, sign_in_id=answer.pop("sign_in_id"))
     db.session.commit()
     return answer
 
