@@ -56,17 +56,25 @@ def silent_redis():
 
 
 @pytest.fixture()
-def hung_app(db, silent_redis):
+def hung_app(app, db, silent_redis):
+    """An app whose Redis (revocation cache and rate limiter) is the silent server."""
     from backend import create_app
     from backend.auth import RedisBreaker
+    from backend.extensions import limiter
 
     url = f"redis://127.0.0.1:{silent_redis.port}/0"
-    app = create_app({**test_config(), "REDIS_URL": url, "RATELIMIT_STORAGE_URI": url,
-                      "REDIS_SOCKET_TIMEOUT_SECONDS": 0.2, "REDIS_BREAKER_SECONDS": 30})
-    clock = Clock()
-    app.extensions["cadence.redis_breaker"] = RedisBreaker(30, clock=clock)
-    app.clock = clock
-    yield app
+    hung = create_app({**test_config(), "REDIS_URL": url, "RATELIMIT_STORAGE_URI": url,
+                       "REDIS_SOCKET_TIMEOUT_SECONDS": 0.2, "REDIS_BREAKER_SECONDS": 30})
+    hung.clock = Clock()
+    hung.extensions["cadence.redis_breaker"] = RedisBreaker(30, clock=hung.clock)
+    yield hung
+    # The limiter is one object shared by every app: close what it opened towards the silent server
+    # and put it back on the suite's Redis.
+    hung_storage = limiter.storage
+    limiter.init_app(app)
+    for client in (getattr(hung_storage, "storage", None), hung.extensions.get("cadence.redis")):
+        if client is not None:
+            client.connection_pool.disconnect()
 
 
 def test_requests_skip_a_hung_redis_after_the_first_failure_and_probe_again_later(hung_app, silent_redis, db):
