@@ -137,8 +137,14 @@ def load_config(environ: Mapping[str, str] | None = None, overrides: Mapping[str
     config.setdefault("JWT_REFRESH_TOKEN_EXPIRES", timedelta(days=config["JWT_REFRESH_TOKEN_DAYS"]))
     config.setdefault("JWT_TOKEN_LOCATION", ["headers"])
     config.setdefault("RATELIMIT_STORAGE_URI", config["REDIS_URL"])
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    # No retries (a redis.Redis client retries 3 times with back-off by default): one failure and the limiter falls back to
+    # memory, probing Redis again later, instead of a sign-in waiting seconds on a hung Redis.
     config.setdefault("RATELIMIT_STORAGE_OPTIONS", {"socket_connect_timeout": config["REDIS_SOCKET_TIMEOUT_SECONDS"],
-                                                     "socket_timeout": config["REDIS_SOCKET_TIMEOUT_SECONDS"]})
+                                                     "socket_timeout": config["REDIS_SOCKET_TIMEOUT_SECONDS"],
+                                                     "retry": Retry(NoBackoff(), 0)})
     config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
     config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
     config.setdefault("RATELIMIT_STRATEGY", "moving-window")  # no burst at a minute boundary
