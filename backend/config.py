@@ -140,8 +140,8 @@ def load_config(environ: Mapping[str, str] | None = None, overrides: Mapping[str
     from redis.backoff import NoBackoff
     from redis.retry import Retry
 
-    # No retries (a redis.Redis client retries 3 times with back-off by default): one failure and the limiter falls back to
-    # memory, probing Redis again later, instead of a sign-in waiting seconds on a hung Redis.
+    # No retries (a redis.Redis client retries 3 times with back-off by default): one failure and the
+    # limiter falls back to memory, probing Redis again later, instead of a sign-in waiting on a hung Redis.
     config.setdefault("RATELIMIT_STORAGE_OPTIONS", {"socket_connect_timeout": config["REDIS_SOCKET_TIMEOUT_SECONDS"],
                                                      "socket_timeout": config["REDIS_SOCKET_TIMEOUT_SECONDS"],
                                                      "retry": Retry(NoBackoff(), 0)})
