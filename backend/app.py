@@ -17,12 +17,28 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.json.sort_keys = False
     logging.basicConfig(level=app.config["LOG_LEVEL"])
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    if app.config["CADENCE_BUILTIN_SECRETS"] and not app.config["TESTING"]:
+        logging.getLogger("cadence").warning(
+            "DEMO MODE: built-in secrets (%s) are in use; anyone can forge tokens. Never expose this server.",
+            ", ".join(app.config["CADENCE_BUILTIN_SECRETS"]))
+    register_proxies(app)
     register_extensions(app)
     register_error_handlers(app)
     register_jwt_callbacks(app)
     register_blueprints(app)
     register_commands(app)
     return app
+
+
+def register_proxies(app: Flask) -> None:
+    """Behind TRUSTED_PROXY_COUNT reverse proxies, the client's address is the one those proxies
+    appended to X-Forwarded-For; with 0 (the default) the header is ignored, so nobody can pick the
+    address the sign-in throttle and the security log see by sending it."""
+    count = app.config["TRUSTED_PROXY_COUNT"]
+    if count:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=0, x_port=0, x_prefix=0)
 
 
 def register_extensions(app: Flask) -> None:

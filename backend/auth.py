@@ -8,22 +8,26 @@ from __future__ import annotations
 
 import functools
 import logging
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import Flask, current_app, g, request
 from flask_jwt_extended import get_jwt, verify_jwt_in_request
 from flask_jwt_extended import current_user as jwt_current_user
+from jwt.exceptions import InvalidTokenError
 
 from backend.errors import Forbidden, NotFound, Unauthorized, error_body
 from backend.extensions import db, jwt
-from backend.models import RevokedToken, Site, User
+from backend.models import Site, SignIn, User
 from backend.models.audit import AuditActor, current_actor, SYSTEM_ACTOR
 
 log = logging.getLogger(__name__)
@@ -67,46 +71,88 @@ def verify_password(password_hash: str | None, password: str) -> bool:
         return False
 
 
-# --- redis -------------------------------------------------------------------------------------
+# --- redis ------------------------------------------------------------------------------------
 def redis_client() -> redis.Redis:
     """The app's Redis client, created on first use with short timeouts so an outage is cheap."""
     client = current_app.extensions.get("cadence.redis")
     if client is None:
         timeout = current_app.config["REDIS_SOCKET_TIMEOUT_SECONDS"]
+        # No retries: one failed attempt opens the breaker (below) instead of several timeouts in a row.
         client = redis.Redis.from_url(current_app.config["REDIS_URL"], socket_connect_timeout=timeout,
-                                      socket_timeout=timeout)
+                                      socket_timeout=timeout, retry=Retry(NoBackoff(), 0))
         current_app.extensions["cadence.redis"] = client
     return client
 
 
-def _revocation_key(jti: str) -> str:
-    return f"cadence:revoked:{jti}"
+class RedisBreaker:
+    """A circuit breaker in front of Redis: after a failure (refused, reset or timed out), Redis is
+    skipped for `cooldown` seconds and callers take their database fallback at once; the first call
+    after that probes Redis again. A Redis that accepts connections but never answers so costs one
+    socket timeout per cool-down, not one per request."""
+
+    def __init__(self, cooldown: float, clock: Callable[[], float] = time.monotonic):
+        self.cooldown = cooldown
+        self.clock = clock
+        self.open_until = 0.0
+
+    @property
+    def is_open(self) -> bool:
+        return self.clock() < self.open_until
+
+    def call(self, operation: Callable[[], Any], fallback: Any = None) -> Any:
+        if self.is_open:
+            return fallback
+        try:
+            return operation()
+        except redis.RedisError as error:
+            self.open_until = self.clock() + self.cooldown
+            log.warning("redis unavailable (%s); using the database for %.0f s", type(error).__name__, self.cooldown)
+            return fallback
 
 
-def revoke_token(payload: dict[str, Any]) -> None:
-    """Revoke a token for good: durably in the database, and in Redis with a TTL as a fast path."""
-    jti = payload["jti"]
-    expires_at = datetime.fromtimestamp(payload["exp"], tz=timezone.utc)
-    if db.session.get(RevokedToken, jti) is None:
-        user_id = payload.get("sub")
-        db.session.add(RevokedToken(jti=jti, user_id=uuid.UUID(user_id) if user_id else None,
-                                    token_type=payload.get("type", "access"), expires_at=expires_at))
-        db.session.commit()
-    ttl = max(1, int((expires_at - datetime.now(timezone.utc)).total_seconds()))
+def redis_breaker() -> RedisBreaker:
+    breaker = current_app.extensions.get("cadence.redis_breaker")
+    if breaker is None:
+        breaker = current_app.extensions["cadence.redis_breaker"] = RedisBreaker(
+            float(current_app.config["REDIS_BREAKER_SECONDS"]))
+    return breaker
+
+
+# --- sign-ins ----------------------------------------------------------------------------------
+TOKEN_TYPES = ("access", "refresh")
+
+
+def _revoked_key(sign_in_id: str) -> str:
+    return f"cadence:signin-revoked:{sign_in_id}"
+
+
+def well_formed(payload: dict[str, Any]) -> bool:
+    """What every token we issue has: a type we know, an expiry, an id, a subject and a sign-in."""
+    jti, sid = payload.get("jti"), payload.get("sid")
+    return (payload.get("type") in TOKEN_TYPES and isinstance(payload.get("exp"), (int, float))
+            and isinstance(jti, str) and 0 < len(jti) <= 64 and isinstance(payload.get("sub"), str)
+            and isinstance(sid, str) and _as_uuid(sid) is not None)
+
+
+def _as_uuid(raw: Any) -> uuid.UUID | None:
     try:
-        redis_client().set(_revocation_key(jti), "1", ex=ttl)
-    except redis.RedisError:
-        log.warning("redis unavailable: revocation of %s kept in the database only", jti)
+        return uuid.UUID(str(raw))
+    except ValueError:
+        return None
 
 
-def is_revoked(jti: str) -> bool:
-    """Redis answers a revoked token at once; a miss or an outage is settled by the database."""
-    try:
-        if redis_client().exists(_revocation_key(jti)):
-            return True
-    except redis.RedisError:
-        pass
-    return db.session.get(RevokedToken, jti) is not None
+def cache_revocation(sign_in: SignIn) -> None:
+    """Remember a revoked sign-in in Redis until its tokens expire anyway (the database is the truth)."""
+    ttl = max(1, int((sign_in.expires_at - datetime.now(timezone.utc)).total_seconds()))
+    redis_breaker().call(lambda: redis_client().set(_revoked_key(str(sign_in.id)), "1", ex=ttl))
+
+
+def sign_in_revoked(sign_in_id: str) -> bool:
+    """Redis answers a revoked sign-in at once; a miss or an outage is settled by the database."""
+    if redis_breaker().call(lambda: redis_client().exists(_revoked_key(sign_in_id)), 0):
+        return True
+    sign_in = db.session.get(SignIn, _as_uuid(sign_in_id))
+    return sign_in is None or sign_in.revoked_at is not None
 
 
 # --- principal and scope -----------------------------------------------------------------------
@@ -252,7 +298,9 @@ def register_jwt_callbacks(app: Flask) -> None:
 
     @jwt.token_in_blocklist_loader
     def _blocked(_header, payload) -> bool:
-        return is_revoked(payload["jti"])
+        if not well_formed(payload):  # refused at the door: never a 500 further in
+            raise InvalidTokenError("malformed claims")
+        return sign_in_revoked(payload["sid"])
 
     def _answer(message: str, reason: str):
         return error_body(401, message, reason), 401

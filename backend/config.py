@@ -61,11 +61,14 @@ def load_config(environ: Mapping[str, str] | None = None, overrides: Mapping[str
     testing = bool(overrides.get("TESTING", _truthy(env.get("CADENCE_TESTING"))))
     demo = bool(overrides.get("CADENCE_DEMO", _truthy(env.get("CADENCE_DEMO"))))
 
+    builtin: list[str] = []
+
     def secret(name: str) -> str | None:
         value = overrides.get(name, env.get(name))
         if value:
             return value
         if testing or demo:
+            builtin.append(name)
             return f"insecure-{name.lower()}-for-tests-and-demo-only"
         if _cli_help_only():
             return secrets.token_hex(32)  # throwaway: the process prints help and exits
@@ -73,11 +76,16 @@ def load_config(environ: Mapping[str, str] | None = None, overrides: Mapping[str
 
     config: dict[str, Any] = {
         "TESTING": testing,
+        # Filled below: the secrets that are the built-in, publicly known ones (demo and tests only).
+        "CADENCE_BUILTIN_SECRETS": (),
         "CADENCE_DEMO": demo,
         "SECRET_KEY": secret("SECRET_KEY"),
         "JWT_SECRET_KEY": secret("JWT_SECRET_KEY"),
         "SQLALCHEMY_DATABASE_URI": normalise_database_url(env.get("DATABASE_URL", DEFAULT_SQLITE_URL)),
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # Migrations run as the schema owner when this is set; the app connects with DATABASE_URL
+        # (which can then be a role that may not truncate, alter or disable triggers).
+        "MIGRATION_DATABASE_URL": env.get("MIGRATION_DATABASE_URL", ""),
         "REDIS_URL": env.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
         "JWT_ACCESS_TOKEN_MINUTES": int(env.get("JWT_ACCESS_TOKEN_MINUTES", "15")),
         "JWT_REFRESH_TOKEN_DAYS": int(env.get("JWT_REFRESH_TOKEN_DAYS", "30")),
@@ -86,6 +94,8 @@ def load_config(environ: Mapping[str, str] | None = None, overrides: Mapping[str
         "PASSWORD_HASH_TIME_COST": int(env.get("PASSWORD_HASH_TIME_COST", "3")),
         "PASSWORD_HASH_MEMORY_KIB": int(env.get("PASSWORD_HASH_MEMORY_KIB", "65536")),
         "REDIS_SOCKET_TIMEOUT_SECONDS": float(env.get("REDIS_SOCKET_TIMEOUT_SECONDS", "0.5")),
+        "REDIS_BREAKER_SECONDS": env.get("REDIS_BREAKER_SECONDS", "30"),
+        "TRUSTED_PROXY_COUNT": env.get("TRUSTED_PROXY_COUNT", "0"),
         "PRO_CTCAE_TRANSLATIONS_DIR": env.get("PRO_CTCAE_TRANSLATIONS_DIR", ""),
         "NOTIFY_CHANNEL_DEFAULT": env.get("NOTIFY_CHANNEL_DEFAULT", "log"),
         "LOG_LEVEL": env.get("LOG_LEVEL", "INFO"),
@@ -105,7 +115,16 @@ def load_config(environ: Mapping[str, str] | None = None, overrides: Mapping[str
         if key.startswith(("FCM_", "APNS_", "SMS_", "SMTP_")) or key == "HTTP_TIMEOUT_SECONDS":
             config[key] = value
     config.update(overrides)
+    config["CADENCE_BUILTIN_SECRETS"] = tuple(builtin)
     config["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(config["SQLALCHEMY_DATABASE_URI"])
+    config["MIGRATION_DATABASE_URL"] = normalise_database_url(config["MIGRATION_DATABASE_URL"] or "") or None
+    for name in ("TRUSTED_PROXY_COUNT", "REDIS_BREAKER_SECONDS"):
+        try:
+            config[name] = float(config[name]) if name == "REDIS_BREAKER_SECONDS" else int(config[name])
+        except (TypeError, ValueError):
+            config[name] = -1
+        if config[name] < 0:
+            raise ConfigurationError(f"{name} must be a number of zero or more.")
     config["REMINDER_RETRY_INTERVALS"] = parse_intervals(config["REMINDER_RETRY_INTERVALS"])
     for name in ("REMINDER_BATCH_SIZE", "REMINDER_HORIZON_DAYS", "REMINDER_LEASE_SECONDS", "REMINDER_DISPATCH_LIMIT",
                  "REMINDER_MAX_QUEUED_JOBS", "REMINDER_JOB_TIMEOUT_SECONDS", "DISPATCH_INTERVAL_SECONDS"):
@@ -129,8 +148,14 @@ def load_config(environ: Mapping[str, str] | None = None, overrides: Mapping[str
     config.setdefault("JWT_REFRESH_TOKEN_EXPIRES", timedelta(days=config["JWT_REFRESH_TOKEN_DAYS"]))
     config.setdefault("JWT_TOKEN_LOCATION", ["headers"])
     config.setdefault("RATELIMIT_STORAGE_URI", config["REDIS_URL"])
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    # No retries (a redis.Redis client retries 3 times with back-off by default): one failure and the
+    # limiter falls back to memory, probing Redis again later, instead of a sign-in waiting on a hung Redis.
     config.setdefault("RATELIMIT_STORAGE_OPTIONS", {"socket_connect_timeout": config["REDIS_SOCKET_TIMEOUT_SECONDS"],
-                                                     "socket_timeout": config["REDIS_SOCKET_TIMEOUT_SECONDS"]})
+                                                     "socket_timeout": config["REDIS_SOCKET_TIMEOUT_SECONDS"],
+                                                     "retry": Retry(NoBackoff(), 0)})
     config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
     config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
     config.setdefault("RATELIMIT_STRATEGY", "moving-window")  # no burst at a minute boundary

@@ -12,6 +12,7 @@ from typing import Any
 import marshmallow as ma
 from flask import Flask, current_app, jsonify
 from flask_jwt_extended.exceptions import JWTExtendedException
+from flask_limiter.errors import RateLimitExceeded
 from jwt.exceptions import PyJWTError
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException
@@ -149,6 +150,13 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(PyJWTError)
     def _jwt(error: Exception):
         return jsonify(error_body(401, "Missing, invalid or expired token.", "invalid_token")), 401
+
+    @app.errorhandler(RateLimitExceeded)
+    def _rate_limited(error: RateLimitExceeded):
+        if error.response is not None and error.response.status_code != 429:
+            return error.response  # a limit that answers as something else (the sign-in throttle: 401)
+        body, code, headers = http_error_payload(error)
+        return jsonify(body), code, headers
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception):

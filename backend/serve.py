@@ -14,6 +14,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 
@@ -78,6 +79,38 @@ def _dispatch_in_process(app) -> None:
     threading.Thread(target=loop, name="in-process-dispatch", daemon=True).start()
 
 
+DEMO_BANNER = """
+!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!
+!!  DEMO MODE with BUILT-IN SECRETS ({names}).
+!!  Anyone who has read the source can forge tokens for any account. Demo data only;
+!!  this server only listens on this computer (loopback). For real use set SECRET_KEY and
+!!  JWT_SECRET_KEY (see .env.example) and unset CADENCE_DEMO.
+!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!
+"""
+
+
+def is_loopback(host: str) -> bool:
+    import ipaddress
+
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_demo_binding(config, host: str) -> None:
+    """With the built-in secrets, say so loudly, and refuse to listen anywhere but loopback."""
+    builtin = config.get("CADENCE_BUILTIN_SECRETS") or ()
+    if not builtin:
+        return
+    print(DEMO_BANNER.format(names=", ".join(builtin)), file=sys.stderr, flush=True)
+    if not is_loopback(host):
+        raise SystemExit(f"Refusing to serve on {host!r} with built-in secrets: use 127.0.0.1 (or set "
+                         "SECRET_KEY and JWT_SECRET_KEY).")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="Serve the Cadence API for local use.")
     parser.add_argument("--host", default="127.0.0.1")
@@ -101,6 +134,7 @@ def main() -> None:
                 os.environ["REDIS_URL"] = url = private
                 mode = "redis"
     app = create_app()
+    check_demo_binding(app.config, args.host)
     if mode == "redis":
         from notifications.worker import start_local_worker
 

@@ -10,7 +10,13 @@ if config.config_file_name:
     fileConfig(config.config_file_name, disable_existing_loggers=False)
 logger = logging.getLogger("alembic.env")
 
-engine = current_app.extensions["migrate"].db.engine
+import sqlalchemy as sa
+
+_app_engine = current_app.extensions["migrate"].db.engine
+_owner_url = current_app.config.get("MIGRATION_DATABASE_URL")
+# Migrations run as the schema's owner; the app may connect as a restricted role (README "Security").
+engine = sa.create_engine(_owner_url, poolclass=sa.pool.NullPool) if _owner_url else _app_engine
+_app_role = _app_engine.url.username if _owner_url and _app_engine.url.username != engine.url.username else None
 config.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False).replace("%", "%%"))
 target_metadata = current_app.extensions["migrate"].db.metadata
 
@@ -20,6 +26,22 @@ def render_item(type_, obj, autogen_context):
     if type_ == "type" and obj.__class__.__name__ == "UTCDateTime":
         return "sa.DateTime(timezone=True)"
     return False
+
+
+def grant_app_role(connection, role):
+    """What the app role may do: read and write the tables, append to the audit trail and the security
+    log, use the sequences. Never TRUNCATE, ALTER, DROP or disable a trigger (only the owner may).
+    Idempotent; applied after every upgrade so tables added by any revision are covered."""
+    quoted = connection.dialect.identifier_preparer.quote(role)
+    for statement in (
+        f"GRANT USAGE ON SCHEMA public TO {quoted}",
+        f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {quoted}",
+        f"REVOKE TRUNCATE, REFERENCES, TRIGGER ON ALL TABLES IN SCHEMA public FROM {quoted}",
+        f"REVOKE UPDATE, DELETE ON audit_records, security_events FROM {quoted}",
+        f"REVOKE INSERT, UPDATE, DELETE ON alembic_version FROM {quoted}",
+        f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {quoted}",
+    ):
+        connection.execute(sa.text(statement))
 
 
 def run_migrations_offline():
@@ -42,6 +64,10 @@ def run_migrations_online():
                           **conf_args)
         with context.begin_transaction():
             context.run_migrations()
+            if _app_role and connection.dialect.name == "postgresql":
+                grant_app_role(connection, _app_role)
+    if engine is not _app_engine:
+        engine.dispose()
 
 
 if context.is_offline_mode():

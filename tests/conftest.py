@@ -27,6 +27,30 @@ def _database_url() -> str:
     return os.environ.get("TEST_DATABASE_URL") or f"postgresql+psycopg://postgres@127.0.0.1:5432/cadence_test_{_TAG}"
 
 
+def _app_database_url() -> str:
+    """The app connects as a restricted role of its own (README "Security": it may read and write
+    rows but not truncate, alter or disable triggers); migrations and clean-up run as the owner."""
+    return sa.engine.make_url(_database_url()).set(username=APP_ROLE, password=None).render_as_string(
+        hide_password=False)
+
+
+APP_ROLE = f"cadence_app_{_TAG}"
+
+
+def _ensure_app_role(url: str) -> None:
+    admin = sa.create_engine(sa.engine.make_url(url).set(drivername="postgresql+psycopg", database="postgres"),
+                             isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(sa.text(
+                f"DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{APP_ROLE}') THEN "
+                f"CREATE ROLE \"{APP_ROLE}\" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS; END IF; END $$"))
+    except sa.exc.ProgrammingError:
+        pass  # created by a concurrent run a moment ago
+    finally:
+        admin.dispose()
+
+
 def _redis_url() -> str:
     # A database number of its own per checkout, so two clones can run their suites side by side.
     return os.environ.get("TEST_REDIS_URL") or f"redis://127.0.0.1:6379/{int(_TAG, 16) % 14 + 1}"
@@ -49,7 +73,8 @@ def _recreate_database(url: str) -> None:
 def test_config() -> dict:
     return {
         "TESTING": True,
-        "SQLALCHEMY_DATABASE_URI": _database_url(),
+        "SQLALCHEMY_DATABASE_URI": _app_database_url(),
+        "MIGRATION_DATABASE_URL": _database_url(),
         "REDIS_URL": _redis_url(),
         "RATELIMIT_STORAGE_URI": _redis_url(),
         "PASSWORD_HASH_TIME_COST": 1,
@@ -74,6 +99,7 @@ def app():
     except redis.RedisError as error:
         pytest.exit(f"Redis is not reachable at {_redis_url()}: {error}\n{SERVICES_HELP}", returncode=3)
     _recreate_database(_database_url())
+    _ensure_app_role(_database_url())
     app = create_app(test_config())
     with app.app_context():
         upgrade()  # the suite runs on the migrated schema, never on create_all()
@@ -84,16 +110,26 @@ def app():
         db.engine.dispose()
 
 
+@pytest.fixture(scope="session")
+def owner_engine(app):
+    """The schema owner's connection, for what the app's role may not do (clean-up, tampering tests)."""
+    engine = sa.create_engine(_database_url(), poolclass=sa.pool.NullPool)
+    yield engine
+    engine.dispose()
+
+
 @pytest.fixture()
-def db(app):
-    """The database, emptied after each test (audit triggers forbid DELETE, TRUNCATE is allowed)."""
+def db(app, owner_engine):
+    """The database, emptied after each test by the owner with triggers off for the TRUNCATE (the app's
+    role may not truncate, and the audit trail refuses TRUNCATE from anyone with triggers on)."""
     from backend.extensions import db as database
 
     with app.app_context():
         yield database
         database.session.remove()
         tables = [t.name for t in reversed(database.metadata.sorted_tables)]
-        with database.engine.begin() as conn:
+        with owner_engine.begin() as conn:
+            conn.execute(sa.text("SET LOCAL session_replication_role = replica"))
             conn.execute(sa.text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
         redis.Redis.from_url(app.config["REDIS_URL"]).flushdb()
 
@@ -114,12 +150,18 @@ class Auth:
     def __init__(self, app):
         self.app = app
 
-    def headers(self, user) -> dict[str, str]:
-        from flask_jwt_extended import create_access_token
+    def tokens(self, user) -> dict:
+        """A real sign-in for `user`, started the way `POST /auth/login` starts one."""
+        from backend.extensions import db
+        from backend.services.auth import issue_tokens
 
         with self.app.test_request_context():
-            token = create_access_token(identity=user)
-        return {"Authorization": f"Bearer {token}"}
+            tokens = issue_tokens(user)
+            db.session.commit()
+        return tokens
+
+    def headers(self, user) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens(user)['access_token']}"}
 
 
 @pytest.fixture()

@@ -9,12 +9,13 @@ from backend.models.events import Event
 from backend.models.notifications import StaffNotification
 from backend.models.patients import Patient
 from backend.models.reminders import DeliveryAttempt, PatientTimezoneChange, Reminder
+from backend.models.sessions import SecurityEvent, SignIn
 from backend.models.studies import Site, Study
 from backend.models.symptoms import SymptomReport
-from backend.models.users import RevokedToken, User
+from backend.models.users import User
 
 __all__ = [
     "AdverseEvent", "AuditRecord", "Base", "DeliveryAttempt", "Device", "Event", "Patient", "PatientOutcome",
-    "PatientTimezoneChange", "Reminder", "RevokedToken", "Site", "StaffNotification", "Study", "SymptomAlert",
+    "PatientTimezoneChange", "Reminder", "SecurityEvent", "SignIn", "Site", "StaffNotification", "Study", "SymptomAlert",
     "SymptomReport", "TumourAssessment", "User",
 ]

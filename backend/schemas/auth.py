@@ -23,6 +23,8 @@ class TokenPairSchema(ma.Schema):
 class RefreshedTokenSchema(ma.Schema):
     access_token = ma.fields.String(dump_only=True)
     expires_in = ma.fields.Integer(dump_only=True)
+    refresh_token = ma.fields.String(dump_only=True, metadata={
+        "description": "The sign-in's new refresh token; the one presented is retired (reusing it ends the sign-in)"})
 
 
 class MeSchema(SignedInUserSchema):

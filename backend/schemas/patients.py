@@ -10,7 +10,8 @@ _CODE = ma.validate.Regexp(r"^[A-Za-z0-9_.-]+$")
 class PatientAccountSchema(ma.Schema):
     username = ma.fields.String(required=True, validate=[ma.validate.Length(min=3, max=80),
                                                           ma.validate.Regexp(r"^[A-Za-z0-9_.@-]+$")])
-    password = ma.fields.String(required=True, load_only=True, validate=ma.validate.Length(min=10, max=1024))
+    password = ma.fields.String(required=True, load_only=True, validate=ma.validate.Length(min=12, max=1024),
+                                metadata={"description": "At least 12 characters; not the username; not a common password"})
 
 
 class PatientCreateSchema(ma.Schema):

@@ -7,8 +7,17 @@ from backend.schemas.fields import UtcDateTime
 from backend.models.studies import PFS_MISSED_RULES
 
 
+# IANA tz database areas of the form Area/Location (tz-link.html "Timezone identifiers"); the other
+# names in the database (Factory, localtime, EST5EDT, GMT+0, Etc/..., US/..., backward links) are
+# aliases, POSIX rules or placeholders that say nothing about where a clinic is.
+ZONE_AREAS = frozenset({"Africa", "America", "Antarctica", "Arctic", "Asia", "Atlantic", "Australia", "Europe",
+                        "Indian", "Pacific"})
+
+
 def validate_timezone(value: str) -> None:
-    """An IANA zone name; anything else would silently shift every reminder."""
+    """An IANA Area/Location zone name, or UTC; anything else would silently shift every reminder."""
+    if value != "UTC" and (value.split("/", 1)[0] not in ZONE_AREAS or "/" not in value):
+        raise ma.ValidationError(f"Give an IANA Area/Location time zone such as Asia/Shanghai, or UTC; not {value!r}.")
     if value not in _zones():
         raise ma.ValidationError(f"Unknown IANA time zone {value!r}.")
     try:

@@ -8,7 +8,8 @@ from backend.models.users import ROLES
 class UserCreateSchema(ma.Schema):
     username = ma.fields.String(required=True, validate=[ma.validate.Length(min=3, max=80),
                                                           ma.validate.Regexp(r"^[A-Za-z0-9_.@-]+$")])
-    password = ma.fields.String(required=True, load_only=True, validate=ma.validate.Length(min=10, max=1024))
+    password = ma.fields.String(required=True, load_only=True, validate=ma.validate.Length(min=12, max=1024),
+                                metadata={"description": "At least 12 characters; not the username; not a common password"})
     role = ma.fields.String(required=True, validate=ma.validate.OneOf(ROLES))
     sites = ma.fields.List(ma.fields.String(), load_default=list, metadata={"description": "Site codes (nurses)"})
     studies = ma.fields.List(ma.fields.String(), load_default=list, metadata={"description": "Study codes (coordinators)"})

@@ -20,6 +20,7 @@ from backend.errors import InvalidInput
 from backend.extensions import db
 from backend.models import AdverseEvent, Patient, SymptomReport
 from backend.models.base import utcnow
+from backend.models.audit import REASON_KEY
 from backend.services.calendars import local_today
 from backend.services.studies import site_by_code
 from schedules.ctcae import CtcaeTerm, GradeNotDefined, UnknownCtcaeTerm, term_by_code, term_by_name, validate_grade
@@ -45,6 +46,8 @@ def record_adverse_event(principal: Principal, raw_patient_id: str, data: dict[s
         source_report_id=source.id if source else None, recorded_by_id=principal.user_id,
     )
     db.session.add(event)
+    db.session.info[REASON_KEY] = (f"adverse event recorded: {term.term} grade {data['grade']}"
+                                   + (" (serious)" if data["serious"] else ""))
     db.session.commit()
     return event
 

@@ -145,6 +145,7 @@ def acknowledge_alert(principal: Principal, raw_id: str, action: str, *, now: da
     alert.acknowledged_by_id = principal.user_id
     alert.acknowledged_at = now or utcnow()
     alert.action = action
+    db.session.info[REASON_KEY] = "symptom alert acknowledged"
     db.session.commit()
     return alert
 

@@ -123,6 +123,7 @@ def add_assessment(patient: Patient, data: Mapping[str, Any], recorded_by: Any,
         recorded_by=recorded_by,
     )
     db.session.add(assessment)
+    db.session.info[REASON_KEY] = "baseline scan recorded" if baseline else f"tumour assessment {response} recorded"
     if not baseline:
         calendars.record_scan_on_calendar(patient, day, f"tumour assessment {response} recorded")
     return assessment

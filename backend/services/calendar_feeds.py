@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from backend.errors import Unauthorized
 from backend.extensions import db
 from backend.models import Patient
+from backend.models.audit import REASON_KEY
 from backend.services.calendar_events import event_sort_key, state_of, stored_events
 from backend.services.calendar_inputs import site_today
 
@@ -31,12 +32,14 @@ def issue_calendar_feed(patient: Patient) -> str:
     """A new secret for the patient's subscription URL; the previous one stops working. Commits."""
     token = secrets.token_urlsafe(32)
     patient.calendar_feed_hash = _feed_hash(token)
+    db.session.info[REASON_KEY] = "calendar feed issued (any earlier feed URL revoked)"
     db.session.commit()
     return token
 
 
 def revoke_calendar_feed(patient: Patient) -> None:
     patient.calendar_feed_hash = None
+    db.session.info[REASON_KEY] = "calendar feed revoked"
     db.session.commit()
 
 

@@ -12,6 +12,7 @@ from backend.errors import NotFound
 from backend.extensions import db
 from backend.models import Device
 from backend.models.base import utcnow
+from backend.services.security_log import log_security_event
 
 
 def register_device(principal: Principal, data: dict[str, Any]) -> tuple[Device, bool]:
@@ -38,6 +39,8 @@ def register_device(principal: Principal, data: dict[str, Any]) -> tuple[Device,
     device.registered_at = device.last_seen_at = now
     device.retired_at = None
     device.retired_reason = None
+    db.session.flush()
+    log_security_event("device_registered", user_id=principal.user_id, detail=f"{device.platform} {device.id}")
     db.session.commit()
     return device, True
 

@@ -46,15 +46,15 @@ def patients_query(principal: Principal, query: Mapping[str, Any]) -> sa.Select:
 
 def _study_and_site(principal: Principal | None, study_code: str, site_code: str) -> tuple[Study, Site]:
     """The study (422 `study` when unknown or out of scope) and its site (422 `site` when unknown,
-    of another study, or not the caller's). One query: the site with its study, joined."""
+    of another study, or not the caller's: one answer, so nothing is learnt about other sites).
+    One query: the site with its study, joined."""
     site = db.session.scalar(sa.select(Site).join(Site.study).where(Site.code == site_code, Study.code == study_code))
     study = site.study if site is not None else db.session.scalar(sa.select(Study).where(Study.code == study_code))
     if study is None or (principal is not None and not can_see_study(principal, study.id)):
         raise InvalidInput("study", f"Unknown study {study_code!r}.")
-    if site is None:
-        raise InvalidInput("site", f"Study {study.code} has no site {site_code!r}.")
-    if principal is not None and not can_see_site(principal, site):
-        raise InvalidInput("site", f"Site {site_code!r} is not one of yours.")
+    if site is None or (principal is not None and not can_see_site(principal, site)):
+        # One answer for a site that does not exist, belongs to another study or is not the caller's.
+        raise InvalidInput("site", f"Unknown site {site_code!r} for study {study.code}.")
     return study, site
 
 
@@ -122,7 +122,8 @@ def enrol_patient(principal: Principal | None, data: Mapping[str, Any], *,
         user_id = None
         if data.get("account"):
             user = create_user(principal, {"username": data["account"]["username"], "role": "patient",
-                                           "password": data["account"]["password"]}, commit=False)
+                                           "password": data["account"]["password"]}, commit=False,
+                               password_field="account.password")
             user.id = user_id = new_id()
         patient = Patient(study=study, site=site, subject_id=data["subject_id"], regimen=data["regimen"],
                           first_dose_date=data["first_dose_date"], timezone=data.get("timezone"),

@@ -43,6 +43,7 @@ def test_a_clinician_records_a_graded_adverse_event_with_nci_s_term_code_and_soc
     assert body["recorded_by_id"] == str(world["nurse"].id)
     audit = db.session.scalars(sa.select(AuditRecord).where(AuditRecord.entity == "adverse_events")).one()
     assert audit.action == "create" and audit.user_id == str(world["nurse"].id)
+    assert audit.reason == "adverse event recorded: Alopecia grade 2"
     assert audit.changes["grade"] == {"before": None, "after": 2}
 
 

@@ -100,6 +100,19 @@ def test_a_report_with_five_severe_symptoms_opens_one_alert_and_one_message_per_
     assert [m.user_id for m in messages] == [world["nurse"].id]
 
 
+def test_an_acknowledgement_is_audited_with_its_reason(client, auth, db, world):
+    import sqlalchemy as sa
+
+    from backend.models import AuditRecord
+
+    alert = submit(client, auth, world)["alerts"][0]
+    client.post(f"/api/v1/alerts/{alert['id']}/acknowledge", json={"action": "Called the patient"},
+                headers=auth.headers(world["nurse"]))
+    update = db.session.scalars(sa.select(AuditRecord).where(AuditRecord.entity == "symptom_alerts",
+                                                             AuditRecord.action == "update")).one()
+    assert update.reason == "symptom alert acknowledged"
+
+
 def test_an_alert_is_raised_once_per_report_even_when_the_report_is_replayed(client, auth, db, world):
     report_id = uuid.uuid4()
     completed_at = _at(minutes=3)

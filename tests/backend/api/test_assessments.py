@@ -32,6 +32,18 @@ def post(client, auth, user, patient, path, body):
     return client.post(f"/api/v1/patients/{patient.id}/{path}", json=body, headers=auth.headers(user))
 
 
+def test_an_assessment_is_audited_with_its_reason(client, auth, ward, db):
+    from backend.models import AuditRecord
+
+    site, nurse, patient = ward
+    assert post(client, auth, nurse, patient, "assessments", {"date": "2025-01-03", "baseline": True}).status_code == 201
+    assert post(client, auth, nurse, patient, "assessments",
+                {"date": "2025-02-17", "overall_response": "SD"}).status_code == 201
+    reasons = db.session.scalars(sa.select(AuditRecord.reason).where(AuditRecord.entity == "tumour_assessments")
+                                 .order_by(AuditRecord.id)).all()
+    assert reasons == ["baseline scan recorded", "tumour assessment SD recorded"]
+
+
 def tomorrow_at(zone: str) -> str:
     return (datetime.now(ZoneInfo(zone)).date() + timedelta(days=1)).isoformat()
 

@@ -46,15 +46,61 @@ def test_audit_records_cannot_be_changed_through_the_orm(db):
     db.session.rollback()
 
 
-@pytest.mark.parametrize("statement", [
-    "UPDATE audit_records SET reason = 'tampered'",
-    "DELETE FROM audit_records",
-])
-def test_audit_records_cannot_be_changed_in_sql(db, statement):
+TAMPERING = ["UPDATE audit_records SET reason = 'tampered'", "DELETE FROM audit_records", "TRUNCATE audit_records"]
+
+
+@pytest.mark.parametrize("statement", TAMPERING)
+def test_the_app_cannot_change_or_cut_the_audit_trail(db, statement):
+    """The app's database role has no UPDATE, DELETE or TRUNCATE on the trail."""
     StudyFactory()
-    with pytest.raises(sa.exc.DBAPIError, match="append-only"):
+    with pytest.raises(sa.exc.DBAPIError, match="permission denied|append-only"):
         with db.engine.begin() as conn:
             conn.execute(sa.text(statement))
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(AuditRecord)) == 1
+
+
+@pytest.mark.parametrize("statement", TAMPERING)
+def test_even_the_owner_cannot_change_or_cut_the_audit_trail_with_triggers_on(db, owner_engine, statement):
+    StudyFactory()
+    with pytest.raises(sa.exc.DBAPIError, match="append-only"):
+        with owner_engine.begin() as conn:
+            conn.execute(sa.text(statement))
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(AuditRecord)) == 1
+
+
+@pytest.mark.parametrize("statement", [
+    "ALTER TABLE audit_records DISABLE TRIGGER ALL",
+    "ALTER TABLE events DISABLE TRIGGER events_audited",
+    "DROP TRIGGER audit_records_append_only ON audit_records",
+    "SET session_replication_role = replica",
+    "TRUNCATE events CASCADE",
+])
+def test_the_app_role_may_not_disable_triggers_alter_or_truncate(db, statement):
+    with pytest.raises(sa.exc.DBAPIError, match="permission denied|must be owner"):
+        with db.engine.begin() as conn:
+            conn.execute(sa.text(statement))
+
+
+def test_the_app_does_not_connect_as_the_owner_or_a_superuser(db):
+    with db.engine.connect() as conn:
+        superuser = conn.execute(sa.text("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")).scalar()
+        owner = conn.execute(sa.text("SELECT tableowner FROM pg_tables WHERE tablename = 'audit_records'")).scalar()
+        me = conn.execute(sa.text("SELECT current_user")).scalar()
+    assert superuser is False and owner != me
+
+
+def test_a_visit_outcome_written_behind_the_orms_back_cannot_be_committed(db):
+    """events have the same "no change without an audit record" check as the other clinical tables."""
+    from tests.factories import SiteFactory
+    from tests.factories_patients import enrol
+
+    patient = enrol(SiteFactory())
+    with pytest.raises(sa.exc.DBAPIError, match="has no audit record"):
+        with db.engine.begin() as conn:
+            conn.execute(sa.text("UPDATE events SET status = 'completed' WHERE patient_id = :p"), {"p": patient.id})
+    statuses = db.session.scalars(sa.text("SELECT DISTINCT status FROM events WHERE patient_id = :p"),
+                                  {"p": patient.id}).all()
+    assert "completed" not in statuses
 
 
 def test_a_change_without_its_audit_record_cannot_be_committed(db):

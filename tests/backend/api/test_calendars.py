@@ -386,3 +386,17 @@ def test_a_phone_subscribes_with_a_secret_url_that_can_be_reissued_and_revoked(c
     assert client.delete(f"/api/v1/patients/{patient.id}/calendar-feed", headers=headers).status_code == 204
     assert client.get(reissued).status_code == 401
     assert client.get("/api/v1/calendar-feeds/guess.ics").status_code == 401
+
+
+def test_issuing_and_revoking_a_feed_is_audited_with_a_reason(client, auth, db, site, diary_patient):
+    from backend.models import AuditRecord
+
+    patient, headers = diary_patient
+    token = client.post(f"/api/v1/patients/{patient.id}/calendar-feed", headers=headers).get_json()["token"]
+    client.delete(f"/api/v1/patients/{patient.id}/calendar-feed", headers=headers)
+    records = db.session.scalars(sa.select(AuditRecord).where(
+        AuditRecord.entity == "patients", AuditRecord.entity_id == str(patient.id), AuditRecord.action == "update")
+        .order_by(AuditRecord.id)).all()
+    assert [r.reason for r in records][-2:] == ["calendar feed issued (any earlier feed URL revoked)",
+                                                "calendar feed revoked"]
+    assert token not in repr([r.changes for r in records])  # only its SHA-256 is kept

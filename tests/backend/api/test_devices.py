@@ -66,3 +66,13 @@ def test_bad_registrations_are_422_naming_the_field(db, client, auth, body, fiel
 
 def test_a_patient_account_without_a_patient_record_is_404(db, client, auth):
     assert register(client, auth, UserFactory(role="patient")).status_code == 404
+
+
+def test_a_device_registration_is_in_the_security_log_without_the_token(db, client, auth):
+    from backend.models import SecurityEvent
+
+    patient, user = patient_with_account()
+    register(client, auth, user)
+    event = db.session.scalars(sa.select(SecurityEvent).where(SecurityEvent.kind == "device_registered")).one()
+    assert event.user_id == user.id
+    assert TOKEN not in (event.detail or "") and "fcm-token" not in (event.detail or "")

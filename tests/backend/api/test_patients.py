@@ -181,6 +181,42 @@ def test_staff_enrol_in_their_scope(client, auth, site, role):
     assert client.post("/api/v1/patients", json=body(site), headers=auth.headers(user)).status_code == 201
 
 
+def test_enrolment_does_not_tell_a_nurse_whether_another_site_exists(client, auth, site):
+    """A site of another nurse, a site of another study and no site at all get one answer."""
+    SiteFactory(code="SH02", study=site.study)
+    SiteFactory(code="ELSE01")
+    nurse = UserFactory(role="nurse", sites=[site])
+    answers = [client.post("/api/v1/patients", json=body(site, site=code), headers=auth.headers(nurse)).get_json()
+               for code in ("SH02", "ELSE01", "NOPE01")]
+    assert all(a["code"] == 422 for a in answers)
+    shapes = [{**a, "message": a["message"].replace(code, "X"),
+               "errors": {"json": {"site": [m.replace(code, "X") for m in a["errors"]["json"]["site"]]}}}
+              for a, code in zip(answers, ("SH02", "ELSE01", "NOPE01"))]
+    assert shapes[0] == shapes[1] == shapes[2]
+
+
+@pytest.mark.parametrize("existing", [True, False], ids=["admin exists", "no admin"])
+def test_a_nurse_cannot_learn_that_the_username_admin_exists(client, auth, site, existing):
+    if existing:
+        UserFactory(role="admin", username="admin")
+    nurse = UserFactory(role="nurse", sites=[site])
+    for name in ("admin", "Admin"):
+        answer = client.post("/api/v1/patients", json=body(site, account={"username": name, "password": "a patient's own pass"}),
+                             headers=auth.headers(nurse))
+        assert answer.status_code == 409
+        assert answer.get_json() == {"code": 409, "status": "Conflict", "reason": "duplicate_username",
+                                     "message": "The username is not available; choose another."}
+
+
+@pytest.mark.parametrize("password", ["p4tient-ac", "pat1-is-my-name", "sunshine123!"], ids=[
+    "shorter than 12", "contains the username", "common"])
+def test_a_patient_account_password_follows_the_one_rule(client, auth, site, password):
+    answer = client.post("/api/v1/patients", json=body(site, account={"username": "pat1", "password": password}),
+                         headers=auth.headers(UserFactory(role="nurse", sites=[site])))
+    assert answer.status_code == 422, password
+    assert db_counts() == (0, 0)
+
+
 def test_staff_cannot_enrol_outside_their_scope(client, auth, site):
     other_site = SiteFactory(code="SH02", study=site.study)
     nurse = UserFactory(role="nurse", sites=[other_site])

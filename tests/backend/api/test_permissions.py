@@ -71,7 +71,7 @@ def path_values(world) -> dict[str, str]:
         "id": str(patient.id), "patient_id": str(patient.id), "code": world["site_a"].code,
         "study_code": world["site_a"].study.code, "site_code": world["site_a"].code,
         "event_id": "00000000-0000-0000-0000-000000000000", "alert_id": "00000000-0000-0000-0000-000000000000",
-        "reminder_id": "00000000-0000-0000-0000-000000000000",
+        "reminder_id": "00000000-0000-0000-0000-000000000000", "user_id": str(world["in_scope"]["nurse"].id),
     }
 
 

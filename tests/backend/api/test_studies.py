@@ -24,6 +24,13 @@ def test_a_duplicate_study_code_is_a_conflict(client, auth):
 @pytest.mark.parametrize("field, value", [
     ("timezone", "Mars/Olympus_Mons"),
     ("timezone", "CST"),
+    # In the tz database but not a place (issue 10): IANA Area/Location and UTC only.
+    ("timezone", "Factory"),
+    ("timezone", "localtime"),
+    ("timezone", "EST5EDT"),
+    ("timezone", "Etc/GMT+5"),
+    ("timezone", "US/Eastern"),
+    ("timezone", "GMT"),
     ("country", "cn"),
     ("country", "XX"),
     ("study", "NO-SUCH-STUDY"),
@@ -36,6 +43,13 @@ def test_a_site_with_a_bad_zone_country_or_study_is_422_naming_the_field(client,
     answer = client.post("/api/v1/sites", json=body, headers=auth.headers(admin))
     assert answer.status_code == 422
     assert field in answer.get_json()["errors"]["json"]
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Asia/Shanghai", "America/Argentina/Buenos_Aires", "Europe/London"])
+def test_a_site_accepts_area_location_zones_and_utc(client, auth, zone):
+    StudyFactory(code="S")
+    body = {"code": "S01", "name": "Site", "study": "S", "timezone": zone, "country": "CN"}
+    assert client.post("/api/v1/sites", json=body, headers=auth.headers(UserFactory(role="admin"))).status_code == 201
 
 
 def test_a_coordinator_creates_sites_only_in_their_studies(client, auth):
