@@ -4,8 +4,8 @@ from backend.schemas.fields import UtcDateTime
 
 
 class AuditQuerySchema(ma.Schema):
-    entity = ma.fields.String(load_default=None, metadata={"description": "Table name, e.g. patients, events"})
-    id = ma.fields.String(load_default=None, data_key="id", metadata={"description": "Entity id"})
+    entity = ma.fields.String(load_default=None, validate=ma.validate.Length(min=1, max=40), metadata={"description": "Table name, e.g. patients, events"})
+    id = ma.fields.String(load_default=None, data_key="id", validate=ma.validate.Length(min=1, max=64), metadata={"description": "Entity id"})
 
 
 class AuditRecordSchema(ma.Schema):

@@ -1,7 +1,7 @@
 import marshmallow as ma
 
 from backend.models.patients import LOCALES, PATIENT_STATUSES
-from backend.schemas.fields import UtcDateTime
+from backend.schemas.fields import Date, UtcDateTime
 from backend.schemas.studies import validate_timezone
 
 _CODE = ma.validate.Regexp(r"^[A-Za-z0-9_.-]+$")
@@ -14,11 +14,11 @@ class PatientAccountSchema(ma.Schema):
 
 
 class PatientCreateSchema(ma.Schema):
-    study = ma.fields.String(required=True, metadata={"description": "Study code"})
-    site = ma.fields.String(required=True, metadata={"description": "Site code (a site of the study)"})
+    study = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=40), metadata={"description": "Study code"})
+    site = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=40), metadata={"description": "Site code (a site of the study)"})
     subject_id = ma.fields.String(required=True, validate=[ma.validate.Length(min=1, max=40), _CODE])
-    regimen = ma.fields.String(required=True, metadata={"description": "Regimen code, see GET /regimens"})
-    first_dose_date = ma.fields.Date(required=True, metadata={"description": "Cycle 1 day 1; anchors every clock"})
+    regimen = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=40), metadata={"description": "Regimen code, see GET /regimens"})
+    first_dose_date = Date(required=True, metadata={"description": "Cycle 1 day 1; anchors every clock"})
     timezone = ma.fields.String(load_default=None, allow_none=True, validate=validate_timezone,
                                 metadata={"description": "IANA zone when it differs from the site's"})
     locale = ma.fields.String(load_default="en", validate=ma.validate.OneOf(LOCALES))
@@ -46,10 +46,10 @@ class PatientUpdateSchema(ma.Schema):
 
 
 class PatientQuerySchema(ma.Schema):
-    site = ma.fields.String(load_default=None, metadata={"description": "Site code"})
+    site = ma.fields.String(load_default=None, validate=ma.validate.Length(min=1, max=40), metadata={"description": "Site code"})
     status = ma.fields.String(load_default=None, validate=ma.validate.OneOf(PATIENT_STATUSES))
-    study = ma.fields.String(load_default=None, metadata={"description": "Study code"})
-    subject_id = ma.fields.String(load_default=None)
+    study = ma.fields.String(load_default=None, validate=ma.validate.Length(min=1, max=40), metadata={"description": "Study code"})
+    subject_id = ma.fields.String(load_default=None, validate=ma.validate.Length(min=1, max=40))
 
 
 class TimezoneChangeSchema(ma.Schema):
@@ -65,13 +65,13 @@ class PatientSchema(ma.Schema):
     study = ma.fields.Function(lambda p: p.study.code, dump_only=True)
     site = ma.fields.Function(lambda p: p.site.code, dump_only=True)
     regimen = ma.fields.String(dump_only=True)
-    first_dose_date = ma.fields.Date(dump_only=True)
+    first_dose_date = Date(dump_only=True)
     status = ma.fields.String(dump_only=True)
     timezone = ma.fields.String(dump_only=True, allow_none=True)
     effective_timezone = ma.fields.String(dump_only=True, metadata={"description": "The patient's zone, else the site's"})
     locale = ma.fields.String(dump_only=True)
-    discontinued_on = ma.fields.Date(dump_only=True, allow_none=True)
-    follow_up_end = ma.fields.Date(dump_only=True, allow_none=True)
+    discontinued_on = Date(dump_only=True, allow_none=True)
+    follow_up_end = Date(dump_only=True, allow_none=True)
     user_id = ma.fields.String(dump_only=True, allow_none=True, metadata={"description": "The app account, if any"})
     calendar_feed = ma.fields.Function(lambda p: p.calendar_feed_hash is not None, dump_only=True,
                                        metadata={"description": "Whether a calendar-subscription URL is active"})
@@ -80,5 +80,5 @@ class PatientSchema(ma.Schema):
 
 
 class DiscontinueSchema(ma.Schema):
-    date = ma.fields.Date(required=True, metadata={"description": "First day without treatment"})
+    date = Date(required=True, metadata={"description": "First day without treatment"})
     reason = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=2000))

@@ -1,9 +1,11 @@
 """Study reconciliation findings on the wire (coordinators)."""
 import marshmallow as ma
 
+from backend.schemas.fields import Date
+
 
 class ReconciliationQuerySchema(ma.Schema):
-    as_of = ma.fields.Date(load_default=None, metadata={"description": "Evaluation date; default today at each site"})
+    as_of = Date(load_default=None, metadata={"description": "Evaluation date; default today at each site"})
 
 
 class FindingSchema(ma.Schema):
@@ -14,12 +16,12 @@ class FindingSchema(ma.Schema):
     patient_id = ma.fields.String(dump_only=True)
     subject_id = ma.fields.String(dump_only=True)
     event_id = ma.fields.String(dump_only=True, allow_none=True)
-    date = ma.fields.Date(dump_only=True, allow_none=True)
+    date = Date(dump_only=True, allow_none=True)
     detail = ma.fields.String(dump_only=True)
 
 
 class ReconciliationSchema(ma.Schema):
     study = ma.fields.String(dump_only=True)
-    as_of = ma.fields.Date(dump_only=True, allow_none=True)
+    as_of = Date(dump_only=True, allow_none=True)
     counts = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer(), dump_only=True)
     findings = ma.fields.List(ma.fields.Nested(FindingSchema), dump_only=True)
