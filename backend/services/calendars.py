@@ -39,6 +39,7 @@ from backend.models import Event, Patient, Site
 from backend.models.audit import REASON_KEY, record
 from backend.models.base import utcnow
 from backend.services import reminders
+from backend.services.plausibility import check_calendar_size, check_clinical_date, check_recorded_dates
 from backend.services.regimens import regimen_for
 from schedules.calendars import (
     AgentDose,
@@ -53,6 +54,7 @@ from schedules.calendars import (
     replan,
 )
 from schedules.clinics import ClinicCalendar
+from schedules.plausibility import horizon_days
 
 # Where a country's national calendar misses regional bank holidays, the subdivision a site without
 # one plans with: the UK's common calendar lacks Easter Monday and the August bank holiday of England.
@@ -137,7 +139,7 @@ def build_plan_inputs(patient: Patient) -> PlanInputs:
         return PlanInputs(
             regimen=regimen, first_dose=patient.first_dose_date, clinic=_clinic_or_422(patient.site),
             assessments=assessments, surveys=surveys,
-            horizon_days=int(settings.get("planning_horizon_days", DEFAULT_HORIZON_DAYS)),
+            horizon_days=horizon_days(settings, DEFAULT_HORIZON_DAYS),
             discontinued_on=patient.discontinued_on, follow_up_end=patient.follow_up_end,
             progression_on=_progression_on(patient),
         )
@@ -362,6 +364,7 @@ def _write_changes(patient: Patient, stored: Sequence[EventRow], changes: Calend
                    also: Sequence[EventRow] = ()) -> list[EventRow]:
     """Apply a plan's changes in bulk, audit them, and hand every touched event to the reminders
     hook. `also`: events the caller already changed (a recorded visit). Returns the touched rows."""
+    check_calendar_size(len(stored) + len(changes.to_create))
     now = utcnow()
     session = db.session
     if reason is not None:
@@ -418,9 +421,11 @@ def plan_new_patient(patient: Patient, facts: Mapping[str, EventFact] | None = N
     status. Does not commit."""
     facts = facts or {}
     db.session.flush()  # the patient row, which the events reference
+    check_recorded_dates(patient, facts)  # before planning: a C1D1 in year 1 would plan a century
     planned = plan_calendar(build_plan_inputs(patient), facts)
     if facts:
         _check_recorded(planned, facts, latest_today(patient))
+        check_recorded_dates(patient, facts, planned)
     return _write_changes(patient, [], CalendarChanges(to_create=planned), facts=facts)
 
 
@@ -593,6 +598,8 @@ def _check_actual_date(patient: Patient, event: Event, actual: date) -> None:
     if actual > today:
         raise InvalidInput("actual_date", f"{actual.isoformat()} is in the future (today is {today.isoformat()}).",
                            reason="actual_date_in_future")
+    # Plausible for the patient (schedules.plausibility): from the visit's window or the first dose.
+    check_clinical_date(patient, actual, "actual_date", today=today, earliest=min(event.window_start, patient.first_dose_date))
     before, after = _recorded_neighbours(event)
     if before is not None and actual < before[1]:
         raise InvalidInput("actual_date", f"{actual.isoformat()} is before the previous visit of this schedule "
