@@ -52,13 +52,12 @@ def _ics_response(patient) -> Response:
     return response
 
 
-@blp.route("/patients/<id>/calendar")
+@blp.route("/patients/<id>/calendar", parameters=[IF_NONE_MATCH])  # beside the query arguments
 class PatientCalendar(MethodView):
     @require_roles(*STAFF_ROLES, "patient")
     @blp.arguments(CalendarQuerySchema, location="query")
     @blp.response(200, CalendarSchema, description="The calendar (patients get it without staff notes)")
     @blp.alt_response(304, description="Not modified: the If-None-Match ETag is current")
-    @blp.doc(parameters=[IF_NONE_MATCH])
     @errors(blp, 401, 403, 404)
     def get(self, query, id):
         """The patient's events sorted by target date; `updated_since` for offline sync, ETag / If-None-Match"""
@@ -67,12 +66,11 @@ class PatientCalendar(MethodView):
         return _calendar_response(principal, patient, query, request.headers.get("If-None-Match"))
 
 
-@blp.route("/patients/<id>/events/<event_id>")
+@blp.route("/patients/<id>/events/<event_id>", parameters=[IF_MATCH])
 class PatientEvent(MethodView):
     @require_roles(*STAFF_ROLES, "patient")
     @blp.arguments(EventRecordSchema)
     @blp.response(200, CalendarSchema, description="The updated calendar")
-    @blp.doc(parameters=[IF_MATCH])
     @errors(blp, 401, 403, 404, 409)
     def patch(self, data, id, event_id):
         """Record a visit (completed, missed, held) or reschedule a planned one; the future is re-planned
