@@ -19,24 +19,24 @@ class PatientCreateSchema(ma.Schema):
     subject_id = ma.fields.String(required=True, validate=[ma.validate.Length(min=1, max=40), _CODE])
     regimen = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=40), metadata={"description": "Regimen code, see GET /regimens"})
     first_dose_date = Date(required=True, metadata={"description": "Cycle 1 day 1; anchors every clock"})
-    timezone = ma.fields.String(load_default=None, allow_none=True, validate=validate_timezone,
+    timezone = ma.fields.String(load_default=None, allow_none=True, validate=[ma.validate.Length(min=1, max=64), validate_timezone],
                                 metadata={"description": "IANA zone when it differs from the site's"})
     locale = ma.fields.String(load_default="en", validate=ma.validate.OneOf(LOCALES))
     account = ma.fields.Nested(PatientAccountSchema, load_default=None, allow_none=True,
                                metadata={"description": "Creates the patient's app sign-in"})
-    phone = ma.fields.String(load_default=None, allow_none=True, validate=ma.validate.Regexp(r"^\+[1-9][0-9]{6,14}$"),
+    phone = ma.fields.String(load_default=None, allow_none=True, validate=[ma.validate.Length(max=16), ma.validate.Regexp(r"^\+[1-9][0-9]{6,14}$")],
                              metadata={"description": "E.164, for SMS reminders when the app is not installed"})
-    email = ma.fields.Email(load_default=None, allow_none=True, metadata={"description": "For e-mail reminders"})
+    email = ma.fields.Email(load_default=None, allow_none=True, validate=ma.validate.Length(max=254), metadata={"description": "For e-mail reminders"})
 
 
 class PatientUpdateSchema(ma.Schema):
     """What may change after enrolment: where the patient is, their language, how to reach them."""
 
-    timezone = ma.fields.String(allow_none=True, validate=validate_timezone,
+    timezone = ma.fields.String(allow_none=True, validate=[ma.validate.Length(min=1, max=64), validate_timezone],
                                 metadata={"description": "IANA zone; null follows the site's zone again"})
     locale = ma.fields.String(validate=ma.validate.OneOf(LOCALES))
-    phone = ma.fields.String(allow_none=True, validate=ma.validate.Regexp(r"^\+[1-9][0-9]{6,14}$"))
-    email = ma.fields.Email(allow_none=True)
+    phone = ma.fields.String(allow_none=True, validate=[ma.validate.Length(max=16), ma.validate.Regexp(r"^\+[1-9][0-9]{6,14}$")])
+    email = ma.fields.Email(allow_none=True, validate=ma.validate.Length(max=254))
     reason = ma.fields.String(validate=ma.validate.Length(min=1, max=2000), metadata={"description": "Why (audited)"})
 
     @ma.validates_schema

@@ -86,7 +86,7 @@ class SiteCreateSchema(ma.Schema):
                                                       ma.validate.Regexp(r"^[A-Za-z0-9_.-]+$")])
     name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=200))
     study = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=40), metadata={"description": "Study code"})
-    timezone = ma.fields.String(required=True, validate=validate_timezone)
+    timezone = ma.fields.String(required=True, validate=[ma.validate.Length(min=1, max=64), validate_timezone])
     country = ma.fields.String(required=True, validate=ma.validate.Length(min=2, max=2), metadata={"description": "ISO 3166-1 alpha-2"})
     subdivision = ma.fields.String(load_default=None, allow_none=True, validate=ma.validate.Length(min=1, max=10),
                                    metadata={"description": "ISO 3166-2 subdivision for regional public holidays, "
