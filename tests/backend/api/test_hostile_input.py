@@ -171,3 +171,16 @@ def test_calendar_dates_read_back_within_bounds(client, world):
                         headers=world["staff"])
     assert answer.status_code == 200
     assert answer.get_json()["events"]
+
+
+def test_date_arithmetic_that_runs_off_the_calendar_is_a_422_not_a_500(app, db):
+    """The safety net for a route whose schema lacks the date bounds of backend.schemas.fields."""
+    from datetime import date, timedelta
+
+    try:
+        date(9999, 12, 31) + timedelta(days=1)
+    except OverflowError as error:
+        failure = error
+    with app.test_request_context("/api/v1/patients/x/pfs"):
+        response = app.make_response(app.handle_user_exception(failure))
+    assert response.status_code == 422 and response.get_json()["reason"] == "out_of_range"
