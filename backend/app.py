@@ -22,8 +22,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
             "DEMO MODE: built-in secrets (%s) are in use; anyone can forge tokens. Never expose this server.",
             ", ".join(app.config["CADENCE_BUILTIN_SECRETS"]))
     register_proxies(app)
+    from backend.logs import install_log_filters
+
+    install_log_filters()
     register_extensions(app)
     register_error_handlers(app)
+    register_request_guards(app)
     register_jwt_callbacks(app)
     register_blueprints(app)
     register_commands(app)
@@ -60,6 +64,12 @@ def _migrations_dir():
 
 def register_error_handlers(app: Flask) -> None:
     from backend.errors import register_error_handlers as register
+
+    register(app)
+
+
+def register_request_guards(app: Flask) -> None:
+    from backend.guards import register_request_guards as register
 
     register(app)
 

@@ -82,7 +82,9 @@ def load_config(environ: Mapping[str, str] | None = None, overrides: Mapping[str
         "SECRET_KEY": secret("SECRET_KEY"),
         "JWT_SECRET_KEY": secret("JWT_SECRET_KEY"),
         "SQLALCHEMY_DATABASE_URI": normalise_database_url(env.get("DATABASE_URL", DEFAULT_SQLITE_URL)),
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # hide_parameters: a database error's text never carries the values (health data) it was given.
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True, "hide_parameters": True},
+        "MAX_CONTENT_LENGTH": env.get("MAX_CONTENT_LENGTH", str(1024 * 1024)),
         # Migrations run as the schema owner when this is set; the app connects with DATABASE_URL
         # (which can then be a role that may not truncate, alter or disable triggers).
         "MIGRATION_DATABASE_URL": env.get("MIGRATION_DATABASE_URL", ""),
@@ -126,7 +128,7 @@ def load_config(environ: Mapping[str, str] | None = None, overrides: Mapping[str
         if config[name] < 0:
             raise ConfigurationError(f"{name} must be a number of zero or more.")
     config["REMINDER_RETRY_INTERVALS"] = parse_intervals(config["REMINDER_RETRY_INTERVALS"])
-    for name in ("REMINDER_BATCH_SIZE", "REMINDER_HORIZON_DAYS", "REMINDER_LEASE_SECONDS", "REMINDER_DISPATCH_LIMIT",
+    for name in ("MAX_CONTENT_LENGTH", "REMINDER_BATCH_SIZE", "REMINDER_HORIZON_DAYS", "REMINDER_LEASE_SECONDS", "REMINDER_DISPATCH_LIMIT",
                  "REMINDER_MAX_QUEUED_JOBS", "REMINDER_JOB_TIMEOUT_SECONDS", "DISPATCH_INTERVAL_SECONDS"):
         try:
             config[name] = int(config[name])

@@ -6,6 +6,7 @@ snake_case slug mobile clients branch on; `errors` appears only on validation fa
 from __future__ import annotations
 
 import logging
+import traceback
 from http import HTTPStatus
 from typing import Any
 
@@ -14,7 +15,7 @@ from flask import Flask, current_app, jsonify
 from flask_jwt_extended.exceptions import JWTExtendedException
 from flask_limiter.errors import RateLimitExceeded
 from jwt.exceptions import PyJWTError
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -27,6 +28,7 @@ DEFAULT_REASONS = {
     405: "method_not_allowed",
     409: "conflict",
     412: "precondition_failed",
+    413: "payload_too_large",
     415: "unsupported_media_type",
     422: "validation_error",
     429: "rate_limited",
@@ -83,7 +85,7 @@ def error_body(status_code: int, message: str, reason: str | None = None, errors
     body: dict[str, Any] = {
         "code": status_code,
         "status": HTTPStatus(status_code).phrase,
-        "message": message,
+        "message": message or HTTPStatus(status_code).phrase,
         "reason": reason or DEFAULT_REASONS.get(status_code, "error"),
     }
     if errors:
@@ -127,6 +129,31 @@ def _field_summary(errors: Any) -> str:
     return ", ".join(names) or "body"
 
 
+def describe_db_error(error: DBAPIError) -> str:
+    """What a database error may say in a log: its class, SQLSTATE and constraint, and the statement
+    (parameterised, so without values); never the parameters or the server's message and DETAIL."""
+    orig = getattr(error, "orig", None)
+    diag = getattr(orig, "diag", None)
+    parts = [type(orig).__name__ if orig is not None else type(error).__name__]
+    sqlstate = getattr(orig, "sqlstate", None) or getattr(diag, "sqlstate", None)
+    if sqlstate:
+        parts.append(f"sqlstate={sqlstate}")
+    for name in ("constraint_name", "table_name", "column_name"):
+        value = getattr(diag, name, None)
+        if value:
+            parts.append(f"{name.split('_')[0]}={value}")
+    statement = " ".join(str(error.statement or "").split())[:500]
+    if statement:
+        parts.append(f"statement={statement}")
+    return " ".join(parts)
+
+
+def _endpoint() -> str:
+    from flask import has_request_context, request
+
+    return f"{request.method} {request.endpoint}" if has_request_context() else "-"
+
+
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def _domain(error: DomainError):
@@ -143,8 +170,18 @@ def register_error_handlers(app: Flask) -> None:
         from backend.extensions import db
 
         db.session.rollback()
-        log.info("integrity error: %s", error.orig)
+        log.info("integrity error: %s", describe_db_error(error))
         return jsonify(error_body(409, "The change conflicts with an existing record.", "integrity_conflict")), 409
+
+    @app.errorhandler(OverflowError)
+    def _overflow(error: OverflowError):
+        """A safety net: date arithmetic on a date the schemas let through ran off the calendar (a
+        route whose schema lacks the bounds of backend.schemas.fields). Nothing was written."""
+        from backend.extensions import db
+
+        db.session.rollback()
+        log.warning("date arithmetic overflow on %s", _endpoint())
+        return jsonify(error_body(422, "A date or number is out of range.", "out_of_range")), 422
 
     @app.errorhandler(JWTExtendedException)
     @app.errorhandler(PyJWTError)
@@ -163,8 +200,14 @@ def register_error_handlers(app: Flask) -> None:
         if isinstance(error, HTTPException):
             body, code, headers = http_error_payload(error)
             return jsonify(body), code, headers
-        log.exception("unhandled error")
         from backend.extensions import db
+
+        if isinstance(error, DBAPIError):
+            # Never the exception text: the driver's message and DETAIL can quote the values.
+            log.error("unhandled database error on %s: %s\n%s", _endpoint(), describe_db_error(error),
+                      "".join(traceback.format_tb(error.__traceback__)))
+        else:
+            log.exception("unhandled error on %s", _endpoint())
 
         db.session.rollback()
         message = repr(error) if current_app.debug else "Internal server error"

@@ -17,6 +17,16 @@ class Api(flask_smorest.Api):
 
     ERROR_SCHEMA = ErrorSchema
 
+    def _register_pagination_header(self):
+        """`X-Pagination` is a header: its value is a JSON *string* (flask-smorest declares the decoded
+        object, which no client or validator can match against a header's text)."""
+        self.spec.components.header("PAGINATION", {
+            "description": 'Pagination metadata as JSON: {"total", "total_pages", "page", "page_size", '
+                           '"first_page", "last_page", "previous_page"?, "next_page"?}',
+            "schema": {"type": "string", "example": '{"total": 120, "total_pages": 3, "page": 1, "page_size": 50, '
+                                                    '"first_page": 1, "last_page": 3, "next_page": 2}'},
+        })
+
     def handle_http_exception(self, error):  # noqa: D401 - flask-smorest hook
         from backend.errors import http_error_payload
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import marshmallow as ma
 
 from backend.models.adverse_events import AE_ACTIONS
-from backend.schemas.fields import UtcDateTime
+from backend.schemas.fields import Date, UtcDateTime
 
 
 class AdverseEventCreateSchema(ma.Schema):
@@ -14,8 +14,8 @@ class AdverseEventCreateSchema(ma.Schema):
         "description": "MedDRA LLT code of the CTCAE v5.0 term", "example": "10001760"})
     grade = ma.fields.Integer(required=True, strict=True, metadata={
         "description": "A grade CTCAE v5.0 defines for the term (1..5)"})
-    onset_date = ma.fields.Date(required=True)
-    resolved_date = ma.fields.Date(load_default=None, allow_none=True)
+    onset_date = Date(required=True)
+    resolved_date = Date(load_default=None, allow_none=True)
     serious = ma.fields.Boolean(required=True)
     related = ma.fields.Boolean(required=True, metadata={
         "description": "Related to study treatment, in the investigator's judgement"})
@@ -39,8 +39,8 @@ class AdverseEventSchema(ma.Schema):
     meddra_code = ma.fields.String(dump_only=True)
     soc = ma.fields.String(dump_only=True)
     grade = ma.fields.Integer(dump_only=True)
-    onset_date = ma.fields.Date(dump_only=True)
-    resolved_date = ma.fields.Date(dump_only=True, allow_none=True)
+    onset_date = Date(dump_only=True)
+    resolved_date = Date(dump_only=True, allow_none=True)
     serious = ma.fields.Boolean(dump_only=True)
     related = ma.fields.Boolean(dump_only=True)
     action_taken = ma.fields.String(dump_only=True)

@@ -8,7 +8,8 @@ from backend.schemas.fields import UtcDateTime
 
 
 class AlertQuerySchema(ma.Schema):
-    site = ma.fields.String(load_default=None, metadata={"description": "Site code"})
+    site = ma.fields.String(load_default=None, validate=ma.validate.Length(min=1, max=40),
+                            metadata={"description": "Site code"})
     status = ma.fields.String(load_default=None, validate=ma.validate.OneOf(ALERT_STATUSES), metadata={
         "description": "open | closed: every status an alert takes"})
 

@@ -2,28 +2,28 @@
 import marshmallow as ma
 
 from backend.models.assessments import OUTCOME_TYPES, OVERALL_RESPONSES
-from backend.schemas.fields import UtcDateTime
+from backend.schemas.fields import Date, UtcDateTime
 
 
 class AssessmentCreateSchema(ma.Schema):
-    date = ma.fields.Date(required=True, metadata={"description": "Date of the assessment (site-local)"})
+    date = Date(required=True, metadata={"description": "Date of the assessment (site-local)"})
     overall_response = ma.fields.String(
         load_default=None, allow_none=True, validate=ma.validate.OneOf(OVERALL_RESPONSES),
         metadata={"description": "RECIST 1.1 overall response; absent for the baseline"})
     baseline = ma.fields.Boolean(load_default=False, metadata={"description": "true for the baseline scan"})
-    new_lesion_date = ma.fields.Date(load_default=None, allow_none=True,
+    new_lesion_date = Date(load_default=None, allow_none=True,
                                      metadata={"description": "First observation of a new lesion (PD only)"})
-    scan_dates = ma.fields.List(ma.fields.Date(), load_default=list, validate=ma.validate.Length(max=30),
+    scan_dates = ma.fields.List(Date(), load_default=list, validate=ma.validate.Length(max=30),
                                 metadata={"description": "Dates of the scans the response is based on"})
 
 
 class AssessmentSchema(ma.Schema):
     id = ma.fields.String(dump_only=True)
     patient_id = ma.fields.String(dump_only=True)
-    date = ma.fields.Date(dump_only=True)
+    date = Date(dump_only=True)
     overall_response = ma.fields.String(dump_only=True, allow_none=True)
     baseline = ma.fields.Boolean(dump_only=True)
-    new_lesion_date = ma.fields.Date(dump_only=True, allow_none=True)
+    new_lesion_date = Date(dump_only=True, allow_none=True)
     scan_dates = ma.fields.List(ma.fields.String(), dump_only=True)
     recorded_by = ma.fields.String(dump_only=True, allow_none=True)
     created_at = UtcDateTime(dump_only=True)
@@ -31,7 +31,7 @@ class AssessmentSchema(ma.Schema):
 
 class OutcomeCreateSchema(ma.Schema):
     type = ma.fields.String(required=True, validate=ma.validate.OneOf(OUTCOME_TYPES))
-    date = ma.fields.Date(required=True)
+    date = Date(required=True)
     reason = ma.fields.String(load_default=None, allow_none=True, validate=ma.validate.Length(max=2000))
 
 
@@ -39,7 +39,7 @@ class OutcomeSchema(ma.Schema):
     id = ma.fields.String(dump_only=True)
     patient_id = ma.fields.String(dump_only=True)
     type = ma.fields.String(dump_only=True)
-    date = ma.fields.Date(dump_only=True)
+    date = Date(dump_only=True)
     reason = ma.fields.String(dump_only=True, allow_none=True)
     recorded_by = ma.fields.String(dump_only=True, allow_none=True)
     created_at = UtcDateTime(dump_only=True)

@@ -1,15 +1,15 @@
 import marshmallow as ma
 
-from backend.schemas.fields import UtcDateTime
+from backend.schemas.fields import Date, UtcDateTime
 
 RECORDABLE_STATUSES = ("completed", "missed", "held")
 EVENT_KINDS = ("dose", "dosing_diary", "tumor_assessment", "symptom_survey")
 
 
 class CalendarQuerySchema(ma.Schema):
-    from_ = ma.fields.Date(data_key="from", attribute="from", load_default=None,
+    from_ = Date(data_key="from", attribute="from", load_default=None,
                            metadata={"description": "First target date (inclusive)"})
-    to = ma.fields.Date(load_default=None, metadata={"description": "Last target date (inclusive)"})
+    to = Date(load_default=None, metadata={"description": "Last target date (inclusive)"})
     kind = ma.fields.List(ma.fields.String(validate=ma.validate.OneOf(EVENT_KINDS)), load_default=None,
                           validate=ma.validate.Length(max=len(EVENT_KINDS)),
                           metadata={"description": "Keep these kinds only (repeatable: ?kind=dose&kind=tumor_assessment)"})
@@ -39,17 +39,17 @@ class PatientEventSchema(ma.Schema):
     day = ma.fields.Integer(dump_only=True, allow_none=True)
     label = ma.fields.String(dump_only=True)
     agents = ma.fields.List(ma.fields.Nested(AgentDoseSchema), dump_only=True)
-    protocol_date = ma.fields.Date(dump_only=True)
-    target_date = ma.fields.Date(dump_only=True)
-    window_start = ma.fields.Date(dump_only=True)
-    window_end = ma.fields.Date(dump_only=True)
+    protocol_date = Date(dump_only=True)
+    target_date = Date(dump_only=True)
+    window_start = Date(dump_only=True)
+    window_end = Date(dump_only=True)
     status = ma.fields.String(dump_only=True, metadata={"description": "planned | completed | missed | held | cancelled"})
     state = ma.fields.String(dump_only=True, metadata={
         "description": "Derived from status, window and the site's today: upcoming | due | overdue | completed | "
                        "missed | held | cancelled"})
     days_overdue = ma.fields.Integer(dump_only=True, allow_none=True, metadata={
         "description": "Overdue only: the site's today − window_end"})
-    actual_date = ma.fields.Date(dump_only=True, allow_none=True)
+    actual_date = Date(dump_only=True, allow_none=True)
     version = ma.fields.Integer(dump_only=True, metadata={"description": "Send it back as If-Match when recording"})
     flags = ma.fields.List(ma.fields.String(), dump_only=True, metadata={
         "description": "loading, reload, rescheduled, clinic_closed, outside_window"})
@@ -78,9 +78,9 @@ class EventRecordSchema(ma.Schema):
     `reason`, `force`)."""
 
     status = ma.fields.String(validate=ma.validate.OneOf(RECORDABLE_STATUSES))
-    actual_date = ma.fields.Date(allow_none=True, metadata={"description": "Required for completed; none for missed"})
+    actual_date = Date(allow_none=True, metadata={"description": "Required for completed; none for missed"})
     reason = ma.fields.String(allow_none=True, validate=ma.validate.Length(min=1, max=2000))
-    target_date = ma.fields.Date(metadata={"description": "Reschedule a planned clinic visit to this day"})
+    target_date = Date(metadata={"description": "Reschedule a planned clinic visit to this day"})
     force = ma.fields.Boolean(load_default=False, metadata={
         "description": "Reschedule outside the visit window (the reason says why)"})
 

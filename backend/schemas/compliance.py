@@ -1,9 +1,11 @@
 """The study compliance report on the wire (staff)."""
 import marshmallow as ma
 
+from backend.schemas.fields import Date
+
 
 class ComplianceQuerySchema(ma.Schema):
-    as_of = ma.fields.Date(load_default=None, metadata={"description": "Evaluation date; default today at each site"})
+    as_of = Date(load_default=None, metadata={"description": "Evaluation date; default today at each site"})
 
 
 class AssessmentCountsSchema(ma.Schema):
@@ -33,7 +35,7 @@ class SurveyCountsSchema(ma.Schema):
 
 class SiteComplianceSchema(ma.Schema):
     site = ma.fields.String(dump_only=True, allow_none=True)
-    as_of = ma.fields.Date(dump_only=True, allow_none=True)
+    as_of = Date(dump_only=True, allow_none=True)
     patients = ma.fields.Integer(dump_only=True)
     assessments = ma.fields.Nested(AssessmentCountsSchema, dump_only=True)
     dosing = ma.fields.Nested(DosingCountsSchema, dump_only=True)
@@ -42,6 +44,6 @@ class SiteComplianceSchema(ma.Schema):
 
 class ComplianceSchema(ma.Schema):
     study = ma.fields.String(dump_only=True)
-    as_of = ma.fields.Date(dump_only=True, allow_none=True)
+    as_of = Date(dump_only=True, allow_none=True)
     sites = ma.fields.List(ma.fields.Nested(SiteComplianceSchema), dump_only=True)
     total = ma.fields.Nested(SiteComplianceSchema, dump_only=True)

@@ -5,7 +5,7 @@ import marshmallow as ma
 
 
 class TermQuerySchema(ma.Schema):
-    q = ma.fields.String(load_default="", metadata={
+    q = ma.fields.String(load_default="", validate=ma.validate.Length(max=200), metadata={
         "description": "Words of the term or SOC, a MedDRA code (prefix), or a SOC name; empty lists A-Z"})
     limit = ma.fields.Integer(load_default=50, validate=ma.validate.Range(min=1, max=200))
 

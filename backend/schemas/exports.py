@@ -1,13 +1,15 @@
 """Query arguments of the CSV exports."""
 import marshmallow as ma
 
+from backend.schemas.fields import Date
+
 
 class ExportQuerySchema(ma.Schema):
     """`cutoff` (or its older name `as_of`): the one data cut-off of the export; default today (UTC)."""
 
-    cutoff = ma.fields.Date(load_default=None, metadata={
+    cutoff = Date(load_default=None, metadata={
         "description": "Data cut-off date, written in DATACUTDT on every row; default today"})
-    as_of = ma.fields.Date(load_default=None, metadata={"description": "Older name of cutoff"})
+    as_of = Date(load_default=None, metadata={"description": "Older name of cutoff"})
 
     @ma.validates_schema
     def _one_cutoff(self, data, **kwargs):

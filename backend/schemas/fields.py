@@ -1,9 +1,29 @@
-"""Wire formats shared by every schema."""
+"""Wire formats shared by every schema.
+
+Dates and instants are bounded to a span no clinical record can leave (1900-01-01..2199-12-31): date
+arithmetic on year 1 or 9999 (a window, an offset to UTC, a cut-off's follow-up) runs off Python's
+calendar, and such a date is a typing error, never a visit. Whether a date is plausible for a given
+patient is a domain rule (schedules/plausibility.py), checked by the services.
+"""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
 import marshmallow as ma
+
+EARLIEST = date(1900, 1, 1)
+LATEST = date(2199, 12, 31)
+_RANGE = f"Dates run from {EARLIEST.isoformat()} to {LATEST.isoformat()}."
+
+
+class Date(ma.fields.Date):
+    """A clinical date, `YYYY-MM-DD`, within EARLIEST..LATEST."""
+
+    def _deserialize(self, value, attr, data, **kwargs) -> date:
+        result = super()._deserialize(value, attr, data, **kwargs)
+        if not EARLIEST <= result <= LATEST:
+            raise ma.ValidationError(_RANGE)
+        return result
 
 
 class UtcDateTime(ma.fields.AwareDateTime):
@@ -18,4 +38,7 @@ class UtcDateTime(ma.fields.AwareDateTime):
         return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
 
     def _deserialize(self, value, attr, data, **kwargs) -> datetime:
-        return super()._deserialize(value, attr, data, **kwargs).astimezone(timezone.utc)
+        parsed = super()._deserialize(value, attr, data, **kwargs)
+        if not EARLIEST <= parsed.date() <= LATEST:  # also keeps the conversion to UTC on the calendar
+            raise ma.ValidationError(_RANGE)
+        return parsed.astimezone(timezone.utc)

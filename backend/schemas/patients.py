@@ -1,7 +1,7 @@
 import marshmallow as ma
 
 from backend.models.patients import LOCALES, PATIENT_STATUSES
-from backend.schemas.fields import UtcDateTime
+from backend.schemas.fields import Date, UtcDateTime
 from backend.schemas.studies import validate_timezone
 
 _CODE = ma.validate.Regexp(r"^[A-Za-z0-9_.-]+$")
@@ -15,19 +15,19 @@ class PatientAccountSchema(ma.Schema):
 
 
 class PatientCreateSchema(ma.Schema):
-    study = ma.fields.String(required=True, metadata={"description": "Study code"})
-    site = ma.fields.String(required=True, metadata={"description": "Site code (a site of the study)"})
+    study = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=40), metadata={"description": "Study code"})
+    site = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=40), metadata={"description": "Site code (a site of the study)"})
     subject_id = ma.fields.String(required=True, validate=[ma.validate.Length(min=1, max=40), _CODE])
-    regimen = ma.fields.String(required=True, metadata={"description": "Regimen code, see GET /regimens"})
-    first_dose_date = ma.fields.Date(required=True, metadata={"description": "Cycle 1 day 1; anchors every clock"})
-    timezone = ma.fields.String(load_default=None, allow_none=True, validate=validate_timezone,
+    regimen = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=40), metadata={"description": "Regimen code, see GET /regimens"})
+    first_dose_date = Date(required=True, metadata={"description": "Cycle 1 day 1; anchors every clock"})
+    timezone = ma.fields.String(load_default=None, allow_none=True, validate=[ma.validate.Length(min=1, max=64), validate_timezone],
                                 metadata={"description": "IANA zone when it differs from the site's"})
     locale = ma.fields.String(load_default="en", validate=ma.validate.OneOf(LOCALES))
     account = ma.fields.Nested(PatientAccountSchema, load_default=None, allow_none=True,
                                metadata={"description": "Creates the patient's app sign-in"})
-    phone = ma.fields.String(load_default=None, allow_none=True, validate=ma.validate.Regexp(r"^\+[1-9][0-9]{6,14}$"),
+    phone = ma.fields.String(load_default=None, allow_none=True, validate=[ma.validate.Length(max=16), ma.validate.Regexp(r"^\+[1-9][0-9]{6,14}$")],
                              metadata={"description": "E.164, for SMS reminders when the app is not installed"})
-    email = ma.fields.Email(load_default=None, allow_none=True, metadata={"description": "For e-mail reminders"})
+    email = ma.fields.Email(load_default=None, allow_none=True, validate=ma.validate.Length(max=254), metadata={"description": "For e-mail reminders"})
     force = ma.fields.Boolean(load_default=False, metadata={
         "description": "Accept a future first dose on a day the clinic is closed (otherwise 422 closed_day)"})
 
@@ -35,11 +35,11 @@ class PatientCreateSchema(ma.Schema):
 class PatientUpdateSchema(ma.Schema):
     """What may change after enrolment: where the patient is, their language, how to reach them."""
 
-    timezone = ma.fields.String(allow_none=True, validate=validate_timezone,
+    timezone = ma.fields.String(allow_none=True, validate=[ma.validate.Length(min=1, max=64), validate_timezone],
                                 metadata={"description": "IANA zone; null follows the site's zone again"})
     locale = ma.fields.String(validate=ma.validate.OneOf(LOCALES))
-    phone = ma.fields.String(allow_none=True, validate=ma.validate.Regexp(r"^\+[1-9][0-9]{6,14}$"))
-    email = ma.fields.Email(allow_none=True)
+    phone = ma.fields.String(allow_none=True, validate=[ma.validate.Length(max=16), ma.validate.Regexp(r"^\+[1-9][0-9]{6,14}$")])
+    email = ma.fields.Email(allow_none=True, validate=ma.validate.Length(max=254))
     reason = ma.fields.String(validate=ma.validate.Length(min=1, max=2000), metadata={"description": "Why (audited)"})
 
     @ma.validates_schema
@@ -49,10 +49,10 @@ class PatientUpdateSchema(ma.Schema):
 
 
 class PatientQuerySchema(ma.Schema):
-    site = ma.fields.String(load_default=None, metadata={"description": "Site code"})
+    site = ma.fields.String(load_default=None, validate=ma.validate.Length(min=1, max=40), metadata={"description": "Site code"})
     status = ma.fields.String(load_default=None, validate=ma.validate.OneOf(PATIENT_STATUSES))
-    study = ma.fields.String(load_default=None, metadata={"description": "Study code"})
-    subject_id = ma.fields.String(load_default=None)
+    study = ma.fields.String(load_default=None, validate=ma.validate.Length(min=1, max=40), metadata={"description": "Study code"})
+    subject_id = ma.fields.String(load_default=None, validate=ma.validate.Length(min=1, max=40))
 
 
 class TimezoneChangeSchema(ma.Schema):
@@ -68,13 +68,13 @@ class PatientSchema(ma.Schema):
     study = ma.fields.Function(lambda p: p.study.code, dump_only=True)
     site = ma.fields.Function(lambda p: p.site.code, dump_only=True)
     regimen = ma.fields.String(dump_only=True)
-    first_dose_date = ma.fields.Date(dump_only=True)
+    first_dose_date = Date(dump_only=True)
     status = ma.fields.String(dump_only=True)
     timezone = ma.fields.String(dump_only=True, allow_none=True)
     effective_timezone = ma.fields.String(dump_only=True, metadata={"description": "The patient's zone, else the site's"})
     locale = ma.fields.String(dump_only=True)
-    discontinued_on = ma.fields.Date(dump_only=True, allow_none=True)
-    follow_up_end = ma.fields.Date(dump_only=True, allow_none=True)
+    discontinued_on = Date(dump_only=True, allow_none=True)
+    follow_up_end = Date(dump_only=True, allow_none=True)
     user_id = ma.fields.String(dump_only=True, allow_none=True, metadata={"description": "The app account, if any"})
     calendar_feed = ma.fields.Function(lambda p: p.calendar_feed_hash is not None, dump_only=True,
                                        metadata={"description": "Whether a calendar-subscription URL is active"})
@@ -83,5 +83,5 @@ class PatientSchema(ma.Schema):
 
 
 class DiscontinueSchema(ma.Schema):
-    date = ma.fields.Date(required=True, metadata={"description": "First day without treatment"})
+    date = Date(required=True, metadata={"description": "First day without treatment"})
     reason = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=2000))

@@ -1,9 +1,11 @@
 """Study reconciliation findings on the wire (coordinators)."""
 import marshmallow as ma
 
+from backend.schemas.fields import Date
+
 
 class ReconciliationQuerySchema(ma.Schema):
-    as_of = ma.fields.Date(load_default=None, metadata={"description": "Evaluation date; default today at each site"})
+    as_of = Date(load_default=None, metadata={"description": "Evaluation date; default today at each site"})
 
 
 class FindingSchema(ma.Schema):
@@ -14,7 +16,7 @@ class FindingSchema(ma.Schema):
     patient_id = ma.fields.String(dump_only=True)
     subject_id = ma.fields.String(dump_only=True)
     event_id = ma.fields.String(dump_only=True, allow_none=True)
-    date = ma.fields.Date(dump_only=True, allow_none=True)
+    date = Date(dump_only=True, allow_none=True)
     detail = ma.fields.String(dump_only=True)
     state = ma.fields.String(dump_only=True, allow_none=True, metadata={
         "description": "The event's state on the evaluation date (as in the calendar); null for findings "
@@ -24,6 +26,6 @@ class FindingSchema(ma.Schema):
 
 class ReconciliationSchema(ma.Schema):
     study = ma.fields.String(dump_only=True)
-    as_of = ma.fields.Date(dump_only=True, allow_none=True)
+    as_of = Date(dump_only=True, allow_none=True)
     counts = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer(), dump_only=True)
     findings = ma.fields.List(ma.fields.Nested(FindingSchema), dump_only=True)

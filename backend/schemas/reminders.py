@@ -1,7 +1,7 @@
 import marshmallow as ma
 
 from backend.models.reminders import REMINDER_STATUSES
-from backend.schemas.fields import UtcDateTime
+from backend.schemas.fields import Date, UtcDateTime
 
 PUBLIC_STATUSES = tuple(status for status in REMINDER_STATUSES if status != "sending")
 
@@ -32,7 +32,7 @@ class StaffReminderSchema(PatientReminderSchema):
     audience = ma.fields.String(dump_only=True, metadata={"description": "patient | staff (a task for the site)"})
     attempts = ma.fields.Integer(dump_only=True)
     last_error = ma.fields.String(dump_only=True, allow_none=True)
-    target_date = ma.fields.Date(dump_only=True)
+    target_date = Date(dump_only=True)
     timezone = ma.fields.String(dump_only=True)
     updated_at = UtcDateTime(dump_only=True)
 

@@ -2,9 +2,20 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 import marshmallow as ma
 
-from backend.schemas.fields import UtcDateTime
+from backend.schemas.fields import Date, UtcDateTime
 
 from backend.models.studies import PFS_MISSED_RULES
+from schedules.plausibility import MAX_HORIZON_DAYS, MAX_INTERVAL_DAYS, MAX_PHASES
+
+MAX_SETTINGS_CHARS = 20_000  # the whole settings object as JSON; the seed studies' take under 2,000
+
+
+def bounded_json(value: dict) -> None:
+    """Settings are stored and read on every enrolment and report: bounded as a whole."""
+    import json
+
+    if len(json.dumps(value)) > MAX_SETTINGS_CHARS:
+        raise ma.ValidationError(f"At most {MAX_SETTINGS_CHARS} characters as JSON.")
 
 
 # IANA tz database areas of the form Area/Location (tz-link.html "Timezone identifiers"); the other
@@ -39,8 +50,9 @@ class AssessmentScheduleSchema(ma.Schema):
     interval_days = ma.fields.Integer(load_default=42, validate=ma.validate.Range(min=1, max=365))
     window_days = ma.fields.Integer(load_default=7, validate=ma.validate.Range(min=0, max=60))
     phases = ma.fields.List(
-        ma.fields.Tuple((ma.fields.Integer(allow_none=True), ma.fields.Integer(validate=ma.validate.Range(min=1)))),
-        load_default=None, allow_none=True,
+        ma.fields.Tuple((ma.fields.Integer(allow_none=True, validate=ma.validate.Range(min=1, max=MAX_HORIZON_DAYS)),
+                          ma.fields.Integer(validate=ma.validate.Range(min=1, max=MAX_INTERVAL_DAYS)))),
+        load_default=None, allow_none=True, validate=ma.validate.Length(max=MAX_PHASES),
         metadata={"description": "[[until_day or null, interval_days], ...], e.g. [[336, 42], [null, 84]]"},
     )
 
@@ -51,7 +63,7 @@ class StudyCreateSchema(ma.Schema):
     title = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=300))
     assessment_schedule = ma.fields.Nested(AssessmentScheduleSchema, load_default=lambda: {"interval_days": 42, "window_days": 7, "phases": None})
     pfs_missed_rule = ma.fields.String(load_default="visits", validate=ma.validate.OneOf(PFS_MISSED_RULES))
-    settings = ma.fields.Dict(load_default=dict, metadata={"description": "Study policies: surveys, dosing windows, reminders, alert rules, regimen overrides"})
+    settings = ma.fields.Dict(load_default=dict, validate=bounded_json, metadata={"description": "Study policies: surveys, dosing windows, reminders, alert rules, regimen overrides"})
 
 
 class StudyUpdateSchema(ma.Schema):
@@ -60,7 +72,7 @@ class StudyUpdateSchema(ma.Schema):
     title = ma.fields.String(validate=ma.validate.Length(min=1, max=300))
     assessment_schedule = ma.fields.Nested(AssessmentScheduleSchema)
     pfs_missed_rule = ma.fields.String(validate=ma.validate.OneOf(PFS_MISSED_RULES))
-    settings = ma.fields.Dict(metadata={"description": "Replaces the study's settings as a whole"})
+    settings = ma.fields.Dict(validate=bounded_json, metadata={"description": "Replaces the study's settings as a whole"})
     reason = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=2000),
                               metadata={"description": "Why (audited), e.g. the amendment number"})
 
@@ -82,13 +94,13 @@ class SiteCreateSchema(ma.Schema):
     code = ma.fields.String(required=True, validate=[ma.validate.Length(min=1, max=40),
                                                       ma.validate.Regexp(r"^[A-Za-z0-9_.-]+$")])
     name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=200))
-    study = ma.fields.String(required=True, metadata={"description": "Study code"})
-    timezone = ma.fields.String(required=True, validate=validate_timezone)
-    country = ma.fields.String(required=True, metadata={"description": "ISO 3166-1 alpha-2"})
+    study = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=40), metadata={"description": "Study code"})
+    timezone = ma.fields.String(required=True, validate=[ma.validate.Length(min=1, max=64), validate_timezone])
+    country = ma.fields.String(required=True, validate=ma.validate.Length(min=2, max=2), metadata={"description": "ISO 3166-1 alpha-2"})
     subdivision = ma.fields.String(load_default=None, allow_none=True, validate=ma.validate.Length(min=1, max=10),
                                    metadata={"description": "ISO 3166-2 subdivision for regional public holidays, "
                                                             "e.g. ENG, SCT; GB sites default to ENG"})
-    closures = ma.fields.List(ma.fields.Date(), load_default=list, metadata={"description": "Extra closed days"})
+    closures = ma.fields.List(Date(), load_default=list, validate=ma.validate.Length(max=400), metadata={"description": "Extra closed days"})
 
     @ma.validates("country")
     def _country(self, value: str, **kwargs) -> None:

@@ -6,12 +6,11 @@ import dataclasses
 import marshmallow as ma
 
 from backend.schemas.alerts import AlertFindingSchema
-
-from backend.schemas.fields import UtcDateTime
+from backend.schemas.fields import Date, UtcDateTime
 
 
 class ItemsQuerySchema(ma.Schema):
-    locale = ma.fields.String(load_default=None, metadata={
+    locale = ma.fields.String(load_default=None, validate=ma.validate.Length(min=1, max=35), metadata={
         "description": "Locale tag, e.g. `en` or `zh-CN`; a patient's own locale when left out, else `en`"})
     panel = ma.fields.String(load_default="all", validate=ma.validate.OneOf(("all", "study")), metadata={
         "description": "`study` (patients): only the items of the patient's study panel"})
@@ -52,7 +51,7 @@ class SymptomItemLibrarySchema(ma.Schema):
 
 
 class AnswerSchema(ma.Schema):
-    item = ma.fields.String(required=True, metadata={"example": "PROCTCAE_17A_SCL"})
+    item = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=40), metadata={"example": "PROCTCAE_17A_SCL"})
     # Checked by the PRO-CTCAE answer rules, so that every problem names its item.
     value = ma.fields.Raw(required=True, allow_none=True, metadata={
         "type": "integer", "nullable": True, "minimum": 0, "maximum": 4,
@@ -95,7 +94,7 @@ class SymptomReportSchema(ma.Schema):
     patient_id = ma.fields.String(dump_only=True)
     client_report_id = ma.fields.String(dump_only=True)
     completed_at = UtcDateTime(dump_only=True)
-    local_date = ma.fields.Date(dump_only=True, metadata={"description": "completed_at's date in the patient's zone"})
+    local_date = Date(dump_only=True, metadata={"description": "completed_at's date in the patient's zone"})
     symptoms = ma.fields.List(ma.fields.Nested(ReportSymptomSchema), dump_only=True)
     alerts = ma.fields.List(ma.fields.Nested(ReportAlertSchema), dump_only=True)
     event_id = ma.fields.String(dump_only=True, allow_none=True, metadata={

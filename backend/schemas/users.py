@@ -11,8 +11,8 @@ class UserCreateSchema(ma.Schema):
     password = ma.fields.String(required=True, load_only=True, validate=ma.validate.Length(min=12, max=1024),
                                 metadata={"description": "At least 12 characters; not the username; not a common password"})
     role = ma.fields.String(required=True, validate=ma.validate.OneOf(ROLES))
-    sites = ma.fields.List(ma.fields.String(), load_default=list, metadata={"description": "Site codes (nurses)"})
-    studies = ma.fields.List(ma.fields.String(), load_default=list, metadata={"description": "Study codes (coordinators)"})
+    sites = ma.fields.List(ma.fields.String(validate=ma.validate.Length(min=1, max=40)), load_default=list, validate=ma.validate.Length(max=200), metadata={"description": "Site codes (nurses)"})
+    studies = ma.fields.List(ma.fields.String(validate=ma.validate.Length(min=1, max=40)), load_default=list, validate=ma.validate.Length(max=200), metadata={"description": "Study codes (coordinators)"})
     email = ma.fields.Email(load_default=None, validate=ma.validate.Length(max=254),
                             metadata={"description": "Where staff messages go (none: the log channel)"})
 

@@ -1,9 +1,11 @@
 """A site's worklist on the wire (staff)."""
 import marshmallow as ma
 
+from backend.schemas.fields import Date
+
 
 class WorklistQuerySchema(ma.Schema):
-    date = ma.fields.Date(load_default=None, metadata={"description": "The day to plan for; default today at the site"})
+    date = Date(load_default=None, metadata={"description": "The day to plan for; default today at the site"})
 
 
 class WorklistRowSchema(ma.Schema):
@@ -19,5 +21,5 @@ class WorklistRowSchema(ma.Schema):
     days_overdue = ma.fields.Integer(dump_only=True, allow_none=True, metadata={
         "description": "Days since the window closed, where late (as the calendar's days_overdue)"})
     what = ma.fields.String(dump_only=True)
-    due_date = ma.fields.Date(dump_only=True, allow_none=True)
+    due_date = Date(dump_only=True, allow_none=True)
     action = ma.fields.String(dump_only=True, metadata={"description": "What to do"})

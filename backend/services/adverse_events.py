@@ -17,6 +17,7 @@ import sqlalchemy as sa
 
 from backend.auth import Principal, visible_patient
 from backend.errors import InvalidInput
+from backend.services.plausibility import check_clinical_date
 from backend.extensions import db
 from backend.models import AdverseEvent, Patient, SymptomReport
 from backend.models.base import utcnow
@@ -82,6 +83,9 @@ def _check_dates(patient: Patient, data: dict[str, Any], now: datetime) -> None:
     resolved = data.get("resolved_date")
     if resolved is not None and resolved < data["onset_date"]:
         raise InvalidInput("resolved_date", "An adverse event cannot resolve before its onset.")
+    # Plausible for the patient (schedules.plausibility): present at screening at the earliest.
+    check_clinical_date(patient, data["onset_date"], "onset_date", screening=True, today=today_at_site)
+    check_clinical_date(patient, resolved, "resolved_date", screening=True, today=today_at_site)
 
 
 def _source_report(patient: Patient, report_id) -> SymptomReport | None:

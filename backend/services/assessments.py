@@ -39,6 +39,7 @@ import sqlalchemy as sa
 from backend.auth import Principal, visible_patient
 from backend.services import calendars
 from backend.errors import Conflict, InvalidInput
+from backend.services.plausibility import check_clinical_date
 from backend.extensions import db
 from backend.models import Patient, PatientOutcome, Site, TumourAssessment
 from backend.models.audit import REASON_KEY
@@ -83,6 +84,9 @@ def add_assessment(patient: Patient, data: Mapping[str, Any], recorded_by: Any,
 
     if day > today:
         raise InvalidInput("date", f"The assessment date is after today at the site ({today}).")
+    # Plausible for the patient (schedules.plausibility): a baseline at most the screening period early.
+    for field, value in (("date", day), ("new_lesion_date", new_lesion), *(("scan_dates", scan) for scan in scans)):
+        check_clinical_date(patient, value, field, screening=True, today=today)
     if baseline:
         if response is not None:
             raise InvalidInput("overall_response", "A baseline scan has no overall response.")
@@ -148,6 +152,7 @@ def record_outcome(principal: Principal, patient_id: str, data: dict[str, Any],
         raise InvalidInput("date", f"The outcome date is after today at the site ({today}).")
     if day < patient.first_dose_date:
         raise InvalidInput("date", f"The outcome date is before the first dose ({patient.first_dose_date}).")
+    check_clinical_date(patient, day, "date", today=today)  # and within the planning horizon
     if kind in ONCE_ONLY_OUTCOMES and db.session.scalar(sa.select(PatientOutcome.id).where(
             PatientOutcome.patient_id == patient.id, PatientOutcome.type == kind)):
         raise Conflict(f"A {kind.replace('_', ' ')} is already recorded for this patient.", reason="duplicate_outcome")

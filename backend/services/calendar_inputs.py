@@ -15,6 +15,7 @@ from backend.models.base import utcnow
 from backend.services.regimens import regimen_for
 from schedules.calendars import AssessmentSchedule, PlanInputs, SurveySchedule
 from schedules.clinics import ClinicCalendar
+from schedules.plausibility import horizon_days
 
 
 # Where a country's national calendar misses regional bank holidays, the subdivision a site without
@@ -73,7 +74,7 @@ def build_plan_inputs(patient: Patient) -> PlanInputs:
         return PlanInputs(
             regimen=regimen, first_dose=patient.first_dose_date, clinic=clinic_or_422(patient.site),
             assessments=assessments, surveys=surveys,
-            horizon_days=int(settings.get("planning_horizon_days", DEFAULT_HORIZON_DAYS)),
+            horizon_days=horizon_days(settings, DEFAULT_HORIZON_DAYS),
             discontinued_on=patient.discontinued_on, follow_up_end=patient.follow_up_end,
             progression_on=_progression_on(patient),
         )

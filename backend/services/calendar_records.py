@@ -17,6 +17,7 @@ from backend.models.audit import REASON_KEY
 from backend.services.calendar_events import EventRow, row_of
 from backend.services.calendar_inputs import latest_today, site_today
 from backend.services.calendar_writes import has_calendar, lock_patient, replan_patient
+from backend.services.plausibility import check_clinical_date
 
 VISIT_KINDS = frozenset({"dose", "tumor_assessment"})  # clinic visits: the ones staff reschedule
 PATIENT_RECORDABLE = {"dosing_diary": frozenset({"completed", "missed"})}
@@ -52,6 +53,9 @@ def _check_actual_date(patient: Patient, event: Event, actual: date) -> None:
     if actual > today:
         raise InvalidInput("actual_date", f"{actual.isoformat()} is in the future (today is {today.isoformat()}).",
                            reason="actual_date_in_future")
+    # Plausible for the patient (schedules.plausibility): from the visit's window or the first dose.
+    check_clinical_date(patient, actual, "actual_date", today=today,
+                        earliest=min(event.window_start, patient.first_dose_date))
     before, after = _recorded_neighbours(event)
     if before is not None and actual < before[1]:
         raise InvalidInput("actual_date", f"{actual.isoformat()} is before the previous visit of this schedule "

@@ -37,6 +37,7 @@ from backend.services.calendar_events import (
     load_events,
 )
 from backend.services.calendar_inputs import build_plan_inputs, latest_today, site_today
+from backend.services.plausibility import check_calendar_size, check_recorded_dates
 from schedules.calendars import CalendarChanges, EventFact, PlannedEvent, plan_calendar, replan
 
 #: What the audit record of each bulk-created event keeps (its id and patient are the record's keys).
@@ -159,6 +160,7 @@ def _write_changes(patient: Patient, stored: Sequence[EventRow], changes: Calend
                    also: Sequence[EventRow] = ()) -> list[EventRow]:
     """Apply a plan's changes in bulk, audit them, and hand every touched event to the reminders
     hook. `also`: events the caller already changed (a recorded visit). Returns the touched rows."""
+    check_calendar_size(len(stored) + len(changes.to_create))
     now = utcnow()
     session = db.session
     if reason is not None:
@@ -215,9 +217,11 @@ def plan_new_patient(patient: Patient, facts: Mapping[str, EventFact] | None = N
     status. Does not commit."""
     facts = facts or {}
     db.session.flush()  # the patient row, which the events reference
+    check_recorded_dates(patient, facts)  # before planning: a C1D1 in year 1 would plan a century
     planned = plan_calendar(build_plan_inputs(patient), facts)
     if facts:
         _check_recorded(planned, facts, latest_today(patient))
+        check_recorded_dates(patient, facts, planned)
     return _write_changes(patient, [], CalendarChanges(to_create=planned), facts=facts)
 
 

@@ -25,8 +25,14 @@ DEFAULT_ESCALATION_HOURS = 24
 
 KNOWN_SETTINGS = frozenset({
     "regimen_overrides", "survey", "planning_horizon_days", "symptom_panel", "alert_rules",
-    "alert_escalation_hours", "reminder_policy",
+    "alert_escalation_hours", "reminder_policy", "screening_period_days",
 })
+# The JSON type each setting must have before the code that uses it parses it.
+SETTING_TYPES: dict[str, tuple[type, ...]] = {
+    "regimen_overrides": (dict,), "survey": (dict,), "planning_horizon_days": (int,), "symptom_panel": (list,),
+    "alert_rules": (dict,), "alert_escalation_hours": (int, float), "reminder_policy": (dict,),
+    "screening_period_days": (int,),
+}
 
 
 class StudySettingsInvalid(Conflict):
@@ -76,11 +82,27 @@ def escalation_hours(study: Study) -> float:
 def validate_study_settings(study: Study) -> None:
     """Refuse, at set-up, settings that would otherwise fail when a patient is planned, a report is
     graded or a reminder is planned: every policy is parsed by the code that will use it."""
+    from backend.services.calendar_inputs import DEFAULT_HORIZON_DAYS
+    from schedules.plausibility import Implausible, check_study_bounds
+
     settings = study.settings or {}
+    if not isinstance(settings, dict):
+        raise InvalidInput("settings", "Settings are a JSON object.", reason="invalid_study_settings")
     unknown = sorted(set(settings) - KNOWN_SETTINGS)
     if unknown:
         raise InvalidInput("settings", f"Unknown setting(s): {', '.join(unknown)}; known: "
                                        f"{', '.join(sorted(KNOWN_SETTINGS))}.")
+    for name, types in SETTING_TYPES.items():
+        value = settings.get(name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, types)):
+            kind = {dict: "an object", list: "a list", int: "a whole number", float: "a number"}[types[0]]
+            raise InvalidInput("settings", f"{name} must be {kind}.", reason="invalid_study_settings")
+    try:
+        check_study_bounds(settings, study.assessment_interval_days, study.assessment_window_days,
+                           study.assessment_phases, DEFAULT_HORIZON_DAYS)
+    except Implausible as error:
+        field = "assessment_schedule" if error.field.startswith("assessment_schedule") else "settings"
+        raise InvalidInput(field, f"{error.field}: {error.message}", reason=error.reason) from None
     try:
         AssessmentSchedule(study.assessment_interval_days, study.assessment_window_days,
                            tuple(tuple(phase) for phase in study.assessment_phases or ()))
@@ -93,12 +115,15 @@ def validate_study_settings(study: Study) -> None:
             raise ValueError(f"planning_horizon_days must be a positive whole number, not {horizon!r}")
     except (TypeError, ValueError) as error:
         raise InvalidInput("settings", f"Calendar settings: {error}") from None
-    try:
-        for code in settings.get("regimen_overrides") or {}:
-            regimen_for(study, code)
-        study_panel(study)
-        study_alert_rules(study)
-        escalation_hours(study)
-        reminder_policy(study)
-    except DomainError as error:
-        raise InvalidInput("settings", error.message, reason="invalid_study_settings") from None
+    checks = [("regimen_overrides", lambda: [regimen_for(study, code) for code in settings.get("regimen_overrides") or {}]),
+              ("symptom_panel", lambda: study_panel(study)), ("alert_rules", lambda: study_alert_rules(study)),
+              ("alert_escalation_hours", lambda: escalation_hours(study)),
+              ("reminder_policy", lambda: reminder_policy(study))]
+    for name, check in checks:
+        try:
+            check()
+        except DomainError as error:
+            raise InvalidInput("settings", error.message, reason="invalid_study_settings") from None
+        except (TypeError, ValueError, KeyError, AttributeError) as error:
+            # A parser that did not expect this shape: still the client's setting, never a 500.
+            raise InvalidInput("settings", f"{name}: {error}", reason="invalid_study_settings") from None

@@ -30,6 +30,7 @@ from sqlalchemy.exc import IntegrityError
 
 from backend.auth import Principal, visible_patient
 from backend.errors import Conflict, DomainError, InvalidInput
+from backend.services.plausibility import check_clinical_date
 from backend.extensions import db
 from backend.models import Event, Patient, Study, SymptomReport
 from backend.models.audit import REASON_KEY
@@ -160,6 +161,9 @@ def submit_report(principal: Principal, raw_patient_id: str, data: dict[str, Any
     answers = dict(pairs)
     grades = grade_report(answers)
     local_date = data["completed_at"].astimezone(ZoneInfo(patient.effective_timezone)).date()
+    # Plausible for the patient (schedules.plausibility): from the screening period on; the future is
+    # the clock-skew rule above.
+    check_clinical_date(patient, local_date, "completed_at", screening=True, today=local_date)
 
     try:
         event = _survey_event_for(patient.id, local_date)

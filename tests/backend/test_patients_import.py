@@ -53,6 +53,11 @@ BAD_ROWS = [
     ("visits out of order", lambda today, fd: {"visits": f"C1D1={fd + D(3)};C2D1={fd + D(2)}"},
      "before the previous visit"),
     ("missed visit with a date", lambda today, fd: {"visits": f"C1D1={fd}:missed"}, "no date"),
+    ("cycle 1 day 1 in year 1 (would plan a century of visits)", lambda today, fd: {"visits": "C1D1=0001-01-01"},
+     "before the screening period"),
+    ("a visit before the first dose", lambda today, fd: {"visits": f"C1D1={fd - D(20)}"},
+     "before the first dose"),
+    ("first dose a century ago", lambda today, fd: {"first_dose_date": "1926-01-05"}, "first_dose_date"),
     ("bad locale", lambda today, fd: {"locale": "fr"}, "locale"),
 ]
 

@@ -69,6 +69,11 @@ REFUSED = {
     "a post-baseline scan dated on the first dose": (
         {"date": "2025-02-17", "overall_response": "SD", "scan_dates": ["2025-01-06"]}, 422, "scan_dates"),
     "an unknown field": ({"date": "2025-02-17", "overall_response": "SD", "lesions": 3}, 422, "lesions"),
+    "a baseline 6 weeks before the first dose (past the 28-day screening period, RECIST 1.1 section 3.2)": (
+        {"date": "2024-11-25", "baseline": True}, 422, "date"),
+    "a baseline in 1900": ({"date": "1900-01-01", "baseline": True}, 422, "date"),
+    "a scan in year 1 (outside the wire format)": (
+        {"date": "2025-02-17", "overall_response": "SD", "scan_dates": ["0001-01-01"]}, 422, "scan_dates"),
 }
 
 
@@ -83,7 +88,7 @@ def test_invalid_assessments_are_refused_naming_the_field(client, auth, ward, bo
 
 ACCEPTED = {
     "a baseline on the day of the first dose": {"date": "2025-01-06", "baseline": True},
-    "a baseline 6 weeks before the first dose (kept; reconciliation reports it)": {"date": "2024-11-25", "baseline": True},
+    "a baseline 4 weeks before the first dose (the screening period)": {"date": "2024-12-09", "baseline": True},
     "a baseline with its scan dates": {"date": "2025-01-03", "baseline": True, "scan_dates": ["2025-01-02", "2025-01-03"]},
     "a not-evaluable assessment": {"date": "2025-02-17", "overall_response": "NE"},
     "progression with a new lesion seen the same day": {"date": "2025-02-17", "overall_response": "PD",
