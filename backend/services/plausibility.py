@@ -14,7 +14,7 @@ from schedules.plausibility import Implausible, TimeOnStudy, horizon_days, scree
 def time_on_study(patient: Patient, today: date | None = None) -> TimeOnStudy:
     """The span `patient`'s records may fall in; `today` defaults to the later of the clinic's and the
     patient's today (a date after it is in the future wherever the patient is)."""
-    from backend.services.calendars import DEFAULT_HORIZON_DAYS, latest_today
+    from backend.services.calendar_inputs import DEFAULT_HORIZON_DAYS, latest_today
 
     settings = patient.study.settings or {}
     try:
