@@ -14,7 +14,7 @@ from backend.models.audit import REASON_KEY
 
 KNOWN_SETTINGS = frozenset({
     "regimen_overrides", "survey", "planning_horizon_days", "symptom_panel", "alert_rules",
-    "alert_escalation_hours", "reminder_policy",
+    "alert_escalation_hours", "reminder_policy", "confirm_min_days", "sd_min_days", "cbr_sd_min_days",
 })
 
 
@@ -26,6 +26,7 @@ def validate_study_settings(study: Study) -> None:
     from backend.services.reminders import reminder_policy
     from backend.services.symptoms import study_panel
     from schedules.calendars import AssessmentSchedule, SurveySchedule
+    from schedules.response import ResponseRules
 
     settings = study.settings or {}
     unknown = sorted(set(settings) - KNOWN_SETTINGS)
@@ -44,6 +45,10 @@ def validate_study_settings(study: Study) -> None:
             raise ValueError(f"planning_horizon_days must be a positive whole number, not {horizon!r}")
     except (TypeError, ValueError) as error:
         raise InvalidInput("settings", f"Calendar settings: {error}") from None
+    try:
+        ResponseRules.from_settings(settings)
+    except ValueError as error:
+        raise InvalidInput("settings", f"Response settings: {error}") from None
     try:
         for code in settings.get("regimen_overrides") or {}:
             regimen_for(study, code)
