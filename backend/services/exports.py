@@ -1,4 +1,4 @@
-"""CSV exports of a study for statisticians: PFS time-to-event (ADaM ADTTE style) and subject visits.
+"""CSV exports of a study for statisticians: PFS, OS and DoR time-to-event (ADaM ADTTE style) and subject visits.
 
 ADTTE follows the CDISC ADaM Basic Data Structure for time-to-event (ADaM IG v1.1 / ADTTE 2012):
 one row per subject and parameter, ``AVAL`` the time in days from ``STARTDT`` (first dose, day 1) to
@@ -7,8 +7,10 @@ one row per subject and parameter, ``AVAL`` the time in days from ``STARTDT`` (f
 early-warning columns ``NMISS`` (consecutive missed assessments), ``MISSFL`` (any missed),
 ``ATRISKFL`` and ``PROTDLDT`` (protect deadline), and ``LADQDT`` (last adequate assessment).
 
-Every row comes from `services.pfs.derive_many`, the derivation behind GET /patients/{id}/pfs, so
-the export and the endpoint always agree on the same date. Cells that a spreadsheet would run as a
+Every PFS row comes from `services.pfs.derive_many`, the derivation behind GET /patients/{id}/pfs, and
+every OS and DOR row (DOR for confirmed responders only, from the first response) from
+`services.results.derive_results`, behind GET /patients/{id}/response, so the export and the
+endpoints always agree on the same date. Cells that a spreadsheet would run as a
 formula (starting with = + - @) are quoted with a leading apostrophe (OWASP "CSV injection").
 """
 from __future__ import annotations
@@ -26,6 +28,7 @@ from backend.auth import Principal
 from backend.extensions import db
 from backend.models import Event, Patient, Site, Study
 from backend.services.pfs import derive_many
+from backend.services.results import PatientResult, derive_results
 from backend.services.studies import study_by_code
 
 ADTTE_COLUMNS = ("STUDYID", "USUBJID", "SUBJID", "SITEID", "PARAMCD", "PARAM", "STARTDT", "ADT", "AVAL", "AVALU",
@@ -50,6 +53,7 @@ CENSOR_DATE_SOURCES = {
     "missed_assessments": "LAST ADEQUATE TUMOUR ASSESSMENT BEFORE THE MISSED ASSESSMENTS",
     "follow_up_ended": "LAST ADEQUATE TUMOUR ASSESSMENT",
 }
+OS_DESCRIPTIONS = {"death": "DEATH", "ongoing": "CENSORED: ALIVE AT LAST CONTACT"}
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -85,6 +89,7 @@ def _patients(study: Study) -> list[Patient]:
 def adtte_rows(study: Study, as_of: date | None = None) -> list[dict[str, Any]]:
     patients = _patients(study)
     results = derive_many(patients, as_of)
+    outcomes = derive_results(patients, as_of)
     rows = []
     for patient in patients:
         day, result = results[patient.id]
@@ -99,7 +104,36 @@ def adtte_rows(study: Study, as_of: date | None = None) -> list[dict[str, Any]]:
             "MISSFL": "Y" if result.consecutive_missed else "N", "ATRISKFL": "Y" if result.at_risk else "N",
             "PROTDLDT": result.protect_deadline, "DATACUTDT": day,
         })
+        if patient.id in outcomes:
+            rows.extend(row for row in (os_row(study, outcomes[patient.id]), dor_row(study, outcomes[patient.id]))
+                        if row is not None)
     return rows
+
+
+def _tte_row(study: Study, result: PatientResult, paramcd: str, param: str, start: date, tte: Any,
+             events: dict[str, str], censor_source: str) -> dict[str, Any]:
+    patient = result.patient
+    return {
+        "STUDYID": study.code, "USUBJID": usubjid(study, patient), "SUBJID": patient.subject_id,
+        "SITEID": patient.site.code, "PARAMCD": paramcd, "PARAM": param, "STARTDT": start, "ADT": tte.date,
+        "AVAL": tte.days, "AVALU": "DAYS", "CNSR": tte.cnsr, "EVNTDESC": events.get(tte.reason, ""),
+        "CNSDTDSC": censor_source if tte.cnsr else "", "LADQDT": None, "NMISS": None, "MISSFL": None,
+        "ATRISKFL": None, "PROTDLDT": None, "DATACUTDT": result.cutoff,
+    }
+
+
+def os_row(study: Study, result: PatientResult) -> dict[str, Any]:
+    """OS from the first dose (GET /patients/{id}/response `os`)."""
+    return _tte_row(study, result, "OS", "Overall survival (days)", result.patient.first_dose_date, result.os,
+                    OS_DESCRIPTIONS, "LAST DATE KNOWN ALIVE")
+
+
+def dor_row(study: Study, result: PatientResult) -> dict[str, Any] | None:
+    """DoR of a confirmed responder from the first response (GET /patients/{id}/response `dor`)."""
+    if result.dor is None or result.best.first_response_date is None:
+        return None
+    return _tte_row(study, result, "DOR", "Duration of response (days)", result.best.first_response_date,
+                    result.dor, EVENT_DESCRIPTIONS, CENSOR_DATE_SOURCES.get(result.dor.reason, ""))
 
 
 def adtte_csv(principal: Principal, code: str, as_of: date | None = None) -> str:
