@@ -20,6 +20,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from backend.auth import Principal, site_filter, visible_patient
+from backend.charts.swimmer import Lane
 from backend.errors import InvalidInput
 from backend.extensions import db
 from backend.models import Event, Patient, PatientOutcome, Site, Study, SymptomReport
@@ -175,3 +176,21 @@ def study_efficacy(principal: Principal, code: str, cutoff: date | None, regimen
         by_regimen.append({"regimen": name, **efficacy_summary([r for r in results if r.patient.regimen == name])})
     return {"cutoff": reported_cutoff(cutoff, results), "regimen": regimen, **efficacy_summary(results),
             "by_regimen": by_regimen}
+
+
+def swimmer_lane(result: PatientResult) -> Lane:
+    """A patient's lane for the swimmer plot (`backend.charts.swimmer`): first dose to the end of follow-up
+    (OS's date), the response and its confirmation, progression and death, on the ``+ 1`` day scale."""
+    start = result.patient.first_dose_date
+    markers: list[tuple[str, int]] = []
+    best = result.best
+    if best.first_response_date is not None:
+        markers.append(("response", (best.first_response_date - start).days + 1))
+    if best.confirmation_date is not None:
+        markers.append(("confirmation", (best.confirmation_date - start).days + 1))
+    if result.pfs.reason == "progression":
+        markers.append(("progression", result.pfs.days))
+    if result.os.reason == "death":
+        markers.append(("death", result.os.days))
+    ongoing = result.os.reason == "ongoing" and result.patient.follow_up_end is None
+    return Lane(result.patient.subject_id, result.os.days, ongoing, tuple(markers), best.best_overall_response)
