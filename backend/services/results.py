@@ -84,7 +84,7 @@ def derive_results(patients: Sequence[Patient], cutoff: date | None = None) -> d
     if not dosed:
         return {}
     histories = pfs_service.load_histories(p.id for p in dosed)
-    progression_free = pfs_service.derive_many(dosed, cutoff)
+    progression_free = pfs_service.derive_many(dosed, cutoff, histories=histories)
     latest = max(day for day, _ in progression_free.values())
     alive = _alive_dates([p.id for p in dosed], latest)
     rules_by_study: dict[uuid.UUID, response.ResponseRules] = {}

@@ -36,15 +36,35 @@ def _safety_patients(patients: Sequence[Patient], cutoff: date) -> list[safety.S
                 .where(AdverseEvent.patient_id.in_(chunk), AdverseEvent.onset_date <= cutoff)):
             events[row.patient_id].append(safety.AdverseEventRecord(
                 row.ctcae_term, row.soc, row.grade, row.onset_date, row.serious, row.action_taken))
-        for row in db.session.execute(
-                sa.select(SymptomReport.patient_id, SymptomReport.local_date, SymptomReport.symptoms)
-                .where(SymptomReport.patient_id.in_(chunk), SymptomReport.local_date <= cutoff)):
-            for symptom in row.symptoms or ():
-                symptoms[row.patient_id].append(safety.SymptomGrade(
-                    str(symptom.get("term")), row.local_date, symptom.get("composite_grade")))
+        symptoms.update(_worst_symptoms(chunk, cutoff))
     doses = last_doses(ids, cutoff)
     return [safety.SafetyPatient(p.regimen, p.first_dose_date, doses.get(p.id), tuple(events[p.id]),
                                  tuple(symptoms[p.id])) for p in patients]
+
+
+def _worst_symptoms(ids: Sequence[uuid.UUID], cutoff: date) -> dict[uuid.UUID, list[safety.SymptomGrade]]:
+    """Each patient's worst composite grade per PRO-CTCAE term after the first-dose day, by the cut-off,
+    aggregated by PostgreSQL (one row per patient and term, not one per report), with the day of the latest
+    such report; a patient whose post-baseline reports graded nothing gets one ungraded entry, so that
+    `schedules.safety` still counts them among the reporting patients."""
+    element = sa.func.json_array_elements(SymptomReport.symptoms).table_valued("value").alias("symptom")
+    term = element.c.value.op("->>")("term")
+    grade = sa.cast(element.c.value.op("->>")("composite_grade"), sa.Integer)
+    post_baseline = (SymptomReport.patient_id.in_(ids), SymptomReport.local_date <= cutoff,
+                     SymptomReport.local_date > Patient.first_dose_date)
+    found: dict[uuid.UUID, list[safety.SymptomGrade]] = defaultdict(list)
+    for pid, name, worst, day in db.session.execute(
+            sa.select(SymptomReport.patient_id, term, sa.func.max(grade), sa.func.max(SymptomReport.local_date))
+            .join(Patient, Patient.id == SymptomReport.patient_id).join(element, sa.true())
+            .where(*post_baseline).group_by(SymptomReport.patient_id, term)):
+        found[pid].append(safety.SymptomGrade(str(name), day, worst))
+    for pid, day in db.session.execute(
+            sa.select(SymptomReport.patient_id, sa.func.max(SymptomReport.local_date))
+            .join(Patient, Patient.id == SymptomReport.patient_id).where(*post_baseline)
+            .group_by(SymptomReport.patient_id)):
+        if pid not in found:
+            found[pid].append(safety.SymptomGrade("", day, None))
+    return found
 
 
 def default_cutoff(patients: Sequence[Patient]) -> date:
