@@ -253,3 +253,14 @@ def test_result_exports_are_for_coordinators_and_admins(client, auth, study, coh
     nurse = UserFactory(role="nurse", sites=[study.sites[0]])
     for name in ("adrs.csv", "adae-summary.csv"):
         assert client.get(f"/api/v1/studies/INET-R/exports/{name}", headers=auth.headers(nurse)).status_code == 403
+
+
+def test_swimmer_lanes_come_from_the_same_results(cohort):
+    from backend.services.results import derive_results, swimmer_lane
+
+    results = derive_results(list(cohort.values()), date(2025, 7, 1))
+    responder = swimmer_lane(results[cohort["001"].id])
+    assert (responder.days, responder.ongoing, responder.best_response) == (127, True, "PR")
+    assert responder.markers == (("response", 43), ("confirmation", 85), ("progression", 127))
+    died = swimmer_lane(results[cohort["002"].id])
+    assert (died.ongoing, died.markers) == (False, (("death", 105),))
