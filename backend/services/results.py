@@ -103,9 +103,12 @@ def derive_results(patients: Sequence[Patient], cutoff: date | None = None) -> d
                                               response.last_known_alive(contacts, day), day)
         dor = None
         if best.confirmed and best.first_response_date is not None:
-            assured = pfs_service.History(response.with_baseline(patient.first_dose_date, history.assessments),
-                                          history.outcomes)
-            dor = response.duration_of_response(pfs_service.derive(patient, assured, day), best.first_response_date)
+            censoring = pfs_result
+            if pfs_result.reason == "no_baseline":  # a responder's DoR needs no baseline scan
+                assured = pfs_service.History(response.with_baseline(patient.first_dose_date, history.assessments),
+                                              history.outcomes)
+                censoring = pfs_service.derive(patient, assured, day)
+            dor = response.duration_of_response(censoring, best.first_response_date)
         evaluable = any(a.baseline and a.date <= day for a in history.assessments)
         results[patient.id] = PatientResult(patient, day, evaluable, best, pfs_result, os_result, dor)
     return results
