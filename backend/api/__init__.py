@@ -15,6 +15,7 @@ from backend.api.pfs import blp as pfs_blp
 from backend.api.reconciliation import blp as reconciliation_blp
 from backend.api.regimens import blp as regimens_blp
 from backend.api.reminders import blp as reminders_blp
+from backend.api.results import blp as results_blp
 from backend.api.studies import blp as studies_blp
 from backend.api.symptoms import blp as symptoms_blp
 from backend.api.users import blp as users_blp
@@ -25,4 +26,5 @@ BLUEPRINTS = [
     regimens_blp, patients_blp, calendars_blp, devices_blp, reminders_blp,
     symptoms_blp, adverse_events_blp, alerts_blp, ctcae_blp,
     assessments_blp, pfs_blp, worklists_blp, compliance_blp, reconciliation_blp, exports_blp,
+    results_blp,
 ]

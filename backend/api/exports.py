@@ -20,10 +20,10 @@ def _csv(text: str, filename: str) -> Response:
 class Adtte(MethodView):
     @require_roles("admin", "coordinator")
     @blp.arguments(ExportQuerySchema, location="query")
-    @blp.response(200, CSV, content_type="text/csv", description="ADaM-style ADTTE, one PFS row per subject")
+    @blp.response(200, CSV, content_type="text/csv", description="ADaM-style ADTTE: PFS and OS rows per subject, DOR for confirmed responders")
     @errors(blp, 401, 403, 404)
     def get(self, query, code):
-        """PFS time-to-event per subject (ADaM ADTTE style), with missed-assessment flags"""
+        """PFS, OS and DoR time-to-event per subject (ADaM ADTTE style), with missed-assessment flags"""
         return _csv(exports_service.adtte_csv(current_principal(), code, query["cutoff"]), f"{code}-adtte.csv")
 
 

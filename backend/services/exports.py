@@ -1,4 +1,4 @@
-"""CSV exports of a study for statisticians: PFS time-to-event (ADaM ADTTE style) and subject visits.
+"""CSV exports of a study for statisticians: PFS, OS and DoR time-to-event (ADaM ADTTE style) and subject visits.
 
 ADTTE follows the CDISC ADaM Basic Data Structure for time-to-event (ADaM IG v1.1 / ADTTE 2012):
 one row per subject and parameter, ``AVAL`` the time in days from ``STARTDT`` (first dose, day 1) to
@@ -7,9 +7,10 @@ one row per subject and parameter, ``AVAL`` the time in days from ``STARTDT`` (f
 always filled (``LADQDT`` for the last adequate assessment, ``STARTDT`` for the first dose). One data
 cut-off per export (``DATACUTDT``, the same on every row; default today, UTC).
 
-Each parameter is a function returning one row (`ADTTE_PARAMETERS`); PFS comes from
-`services.pfs.derive_many`, the derivation behind GET /patients/{id}/pfs, so the export and the
-endpoint agree row by row for the same date. Cells that a spreadsheet would run as a
+Each parameter is a function returning one row (`ADTTE_PARAMETERS`). Every PFS row comes from `services.pfs.derive_many`, the derivation behind GET /patients/{id}/pfs, and
+every OS and DOR row (DOR for confirmed responders only, from the first response) from
+`services.results.derive_results`, behind GET /patients/{id}/response, so the export and the
+endpoints always agree on the same date. Cells that a spreadsheet would run as a
 formula (starting with = + - @) are quoted with a leading apostrophe (OWASP "CSV injection").
 """
 from __future__ import annotations
@@ -31,6 +32,7 @@ from backend.models.base import utcnow
 from backend.services.assessments import site_today
 from backend.services.calendar_events import state_of
 from backend.services.pfs import derive_many
+from backend.services.results import PatientResult, derive_results
 from backend.services.studies import study_by_code
 
 #: CONTRACT.md "Results": exactly these columns, in this order.
@@ -57,6 +59,7 @@ CENSOR_DATE_SOURCES = {
     "missed_assessments": "LAST ADEQUATE TUMOUR ASSESSMENT BEFORE THE MISSED ASSESSMENTS",
     "follow_up_ended": "LAST ADEQUATE TUMOUR ASSESSMENT",
 }
+OS_DESCRIPTIONS = {"death": "DEATH", "ongoing": "CENSORED: ALIVE AT LAST CONTACT"}
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -101,6 +104,7 @@ class AdtteInputs:
     study: Study
     cutoff: date
     pfs: dict[Any, tuple[date, Any]]
+    outcomes: dict[Any, PatientResult]
 
 
 def _censor_source(reason: str, last_adequate: date | None) -> str:
@@ -124,20 +128,52 @@ def pfs_parameter(patient: Patient, inputs: AdtteInputs) -> dict[str, Any]:
     }
 
 
-#: One function per ADTTE parameter, each returning the parameter's row for a patient.
-ADTTE_PARAMETERS: tuple[Callable[[Patient, AdtteInputs], dict[str, Any]], ...] = (pfs_parameter,)
+def _tte_row(paramcd: str, param: str, start: date, tte: Any, events: dict[str, str],
+             censor_source: str) -> dict[str, Any]:
+    return {
+        "PARAMCD": paramcd, "PARAM": param, "STARTDT": start, "ADT": tte.date, "AVAL": tte.days, "AVALU": "DAYS",
+        "CNSR": tte.cnsr, "EVNTDESC": events.get(tte.reason, ""), "CNSDTDSC": censor_source if tte.cnsr else "",
+        "LADQDT": getattr(tte, "last_adequate_assessment", None),
+    }
+
+
+def os_parameter(patient: Patient, inputs: AdtteInputs) -> dict[str, Any] | None:
+    """PARAMCD OS from the first dose: GET /patients/{id}/response?cutoff= `os`."""
+    result = inputs.outcomes.get(patient.id)
+    if result is None:
+        return None
+    return _tte_row("OS", "Overall survival (days)", patient.first_dose_date, result.os, OS_DESCRIPTIONS,
+                    "LAST DATE KNOWN ALIVE")
+
+
+def dor_parameter(patient: Patient, inputs: AdtteInputs) -> dict[str, Any] | None:
+    """PARAMCD DOR of a confirmed responder from the first response: GET /patients/{id}/response `dor`."""
+    result = inputs.outcomes.get(patient.id)
+    if result is None or result.dor is None or result.best.first_response_date is None:
+        return None
+    dor = result.dor
+    return _tte_row("DOR", "Duration of response (days)", result.best.first_response_date, dor, EVENT_DESCRIPTIONS,
+                    CENSOR_DATE_SOURCES.get(dor.reason, ""))
+
+
+#: One function per ADTTE parameter, each returning the parameter's row for a patient (or None).
+ADTTE_PARAMETERS: tuple[Callable[[Patient, AdtteInputs], dict[str, Any] | None], ...] = (
+    pfs_parameter, os_parameter, dor_parameter)
 
 
 def adtte_rows(study: Study, cutoff: date | None = None) -> list[dict[str, Any]]:
     cutoff = cutoff or default_cutoff()
     patients = _patients(study)
-    inputs = AdtteInputs(study=study, cutoff=cutoff, pfs=derive_many(patients, cutoff))
+    inputs = AdtteInputs(study=study, cutoff=cutoff, pfs=derive_many(patients, cutoff),
+                         outcomes=derive_results(patients, cutoff))
     rows = []
     for patient in patients:
         keys = {"STUDYID": study.code, "USUBJID": usubjid(study, patient), "SUBJID": patient.subject_id,
                 "SITEID": patient.site.code}
         for parameter in ADTTE_PARAMETERS:
-            rows.append({**keys, **parameter(patient, inputs), "DATACUTDT": cutoff})
+            row = parameter(patient, inputs)
+            if row is not None:
+                rows.append({**keys, **row, "DATACUTDT": cutoff})
     return rows
 
 

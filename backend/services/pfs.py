@@ -12,6 +12,7 @@ next one (shown ``upcoming`` while follow-up runs; it also gives the early warni
 """
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -68,12 +69,14 @@ def load_histories(patient_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, History]
         chunk = ids[start:start + _CHUNK]
         for row in db.session.execute(
                 sa.select(TumourAssessment.patient_id, TumourAssessment.date, TumourAssessment.overall_response,
-                          TumourAssessment.baseline, TumourAssessment.new_lesion_date, TumourAssessment.scan_dates)
+                          TumourAssessment.baseline, TumourAssessment.new_lesion_date,
+                          # most assessments list no scan dates: decode the JSON only where there are some
+                          sa.func.nullif(sa.cast(TumourAssessment.scan_dates, sa.Text), "[]").label("scan_dates"))
                 .where(TumourAssessment.patient_id.in_(chunk))):
             assessments[row.patient_id].append(pfs.Assessment(
                 date=row.date, overall_response=row.overall_response, baseline=row.baseline,
                 new_lesion_date=row.new_lesion_date,
-                scan_dates=tuple(date.fromisoformat(d) for d in row.scan_dates or ())))
+                scan_dates=tuple(date.fromisoformat(d) for d in json.loads(row.scan_dates or "null") or ())))
         for row in db.session.execute(
                 sa.select(PatientOutcome.patient_id, PatientOutcome.type, PatientOutcome.date)
                 .where(PatientOutcome.patient_id.in_(chunk))):
@@ -101,10 +104,10 @@ def evaluation_date(patient: Patient, as_of: date | None, now: datetime | None =
     return max(as_of or site_today(patient.site, now), patient.first_dose_date)
 
 
-def derive_many(patients: Sequence[Patient], as_of: date | None = None,
-                now: datetime | None = None) -> dict[uuid.UUID, tuple[date, pfs.PfsResult]]:
-    """(evaluation date, PFS) of each patient, with the data loaded in bulk."""
-    histories = load_histories(p.id for p in patients)
+def derive_many(patients: Sequence[Patient], as_of: date | None = None, now: datetime | None = None,
+                histories: dict[uuid.UUID, History] | None = None) -> dict[uuid.UUID, tuple[date, pfs.PfsResult]]:
+    """(evaluation date, PFS) of each patient, with the data loaded in bulk (or given, already loaded)."""
+    histories = histories if histories is not None else load_histories(p.id for p in patients)
     result = {}
     for patient in patients:
         day = evaluation_date(patient, as_of, now)

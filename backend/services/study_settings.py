@@ -26,12 +26,13 @@ DEFAULT_ESCALATION_HOURS = 24
 KNOWN_SETTINGS = frozenset({
     "regimen_overrides", "survey", "planning_horizon_days", "symptom_panel", "alert_rules",
     "alert_escalation_hours", "reminder_policy", "screening_period_days",
+    "confirm_min_days", "sd_min_days", "cbr_sd_min_days",
 })
 # The JSON type each setting must have before the code that uses it parses it.
 SETTING_TYPES: dict[str, tuple[type, ...]] = {
     "regimen_overrides": (dict,), "survey": (dict,), "planning_horizon_days": (int,), "symptom_panel": (list,),
     "alert_rules": (dict,), "alert_escalation_hours": (int, float), "reminder_policy": (dict,),
-    "screening_period_days": (int,),
+    "screening_period_days": (int,), "confirm_min_days": (int,), "sd_min_days": (int,), "cbr_sd_min_days": (int,),
 }
 
 
@@ -84,6 +85,7 @@ def validate_study_settings(study: Study) -> None:
     graded or a reminder is planned: every policy is parsed by the code that will use it."""
     from backend.services.calendar_inputs import DEFAULT_HORIZON_DAYS
     from schedules.plausibility import Implausible, check_study_bounds
+    from schedules.response import ResponseRules
 
     settings = study.settings or {}
     if not isinstance(settings, dict):
@@ -115,6 +117,10 @@ def validate_study_settings(study: Study) -> None:
             raise ValueError(f"planning_horizon_days must be a positive whole number, not {horizon!r}")
     except (TypeError, ValueError) as error:
         raise InvalidInput("settings", f"Calendar settings: {error}") from None
+    try:
+        ResponseRules.from_settings(settings)
+    except ValueError as error:
+        raise InvalidInput("settings", f"Response settings: {error}") from None
     checks = [("regimen_overrides", lambda: [regimen_for(study, code) for code in settings.get("regimen_overrides") or {}]),
               ("symptom_panel", lambda: study_panel(study)), ("alert_rules", lambda: study_alert_rules(study)),
               ("alert_escalation_hours", lambda: escalation_hours(study)),
