@@ -185,3 +185,10 @@ class PushChannel:
         if channel is None:
             raise PermanentDeliveryError(f"push: no provider configured for platform {message.platform}")
         return channel.send(message)
+
+    def close(self) -> None:
+        """Close the providers' kept-open connections (a worker at exit; tests)."""
+        for channel in self._by_platform.values():
+            transport = getattr(channel, "transport", None)
+            if hasattr(transport, "close"):
+                transport.close()

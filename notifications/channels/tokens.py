@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from .base import TransientDeliveryError
+from .base import DeliveryError, TransientDeliveryError
 
 log = logging.getLogger(__name__)
 
@@ -126,29 +126,44 @@ class CachedToken:
             now = self._clock()
             if self._local is not None and self._local[1] > now:
                 return self._local[0]
-            shared = self._cache.get(self.key)
-            if shared:
-                # Its remaining life is unknown here; re-check the shared copy within a minute.
-                self._local = (shared, now + 60.0)
-                return shared
+            shared = self._shared(now)
+            if shared is not None:
+                self._local = shared
+                return shared[0]
             return self._mint_and_share(now)
 
     def renew(self, stale: str) -> str:
         """The provider refused `stale` as expired: answer another token (minting one if needed)."""
         with self._lock:
-            self._cache.discard(self.key, stale)
             self._local = None
             now = self._clock()
-            shared = self._cache.get(self.key)
-            if shared and shared != stale:
-                self._local = (shared, now + 60.0)
-                return shared
+            shared = self._shared(now)
+            if shared is not None and shared[0] != stale:
+                self._local = shared  # another process renewed it already
+                return shared[0]
+            if shared is not None:
+                self._cache.discard(self.key, self._entry(*shared))
             return self._mint_and_share(now)
+
+    @staticmethod
+    def _entry(token: str, use_until: float) -> str:
+        return f"{int(use_until)} {token}"  # tokens never contain a space
+
+    def _shared(self, now: float) -> tuple[str, float] | None:
+        entry = self._cache.get(self.key)
+        if not entry or " " not in entry:
+            return None
+        until, token = entry.split(" ", 1)
+        try:
+            use_until = float(until)
+        except ValueError:
+            return None
+        return (token, use_until) if use_until > now else None
 
     def _mint_and_share(self, now: float) -> str:
         try:
             token, expires_at = self._mint()
-        except TransientDeliveryError:
+        except DeliveryError:
             raise
         except Exception as error:
             # A token endpoint that is down or slow: retry later (never the key material in the text).
@@ -159,10 +174,11 @@ class CachedToken:
         ttl = int(use_until - now)
         if ttl < 1:
             raise TransientDeliveryError(f"{self.key}: the token minted expires too soon to be used")
-        if not self._cache.add(self.key, token, ttl):
+        if not self._cache.add(self.key, self._entry(token, use_until), ttl):
             # Another process minted first: use theirs, so every process shares one token.
-            shared = self._cache.get(self.key)
-            if shared:
-                token = shared
-        self._local = (token, now + min(ttl, 60.0))
+            shared = self._shared(now)
+            if shared is not None:
+                self._local = shared
+                return shared[0]
+        self._local = (token, use_until)
         return token
