@@ -88,6 +88,7 @@ def load_config(environ: Mapping[str, str] | None = None, overrides: Mapping[str
         "REMINDER_JOB_TIMEOUT_SECONDS": env.get("REMINDER_JOB_TIMEOUT_SECONDS", "600"),
         "DISPATCH_INTERVAL_SECONDS": env.get("DISPATCH_INTERVAL_SECONDS", "30"),
         "QUIET_HOURS": env.get("QUIET_HOURS", "21:00-08:00"),
+        "ACTIVATION_CODE_DAYS": env.get("ACTIVATION_CODE_DAYS", "7"),
     }
     # Channel settings are passed through untouched; notifications.channels.registry documents them.
     for key, value in env.items():
@@ -97,7 +98,8 @@ def load_config(environ: Mapping[str, str] | None = None, overrides: Mapping[str
     config["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(config["SQLALCHEMY_DATABASE_URI"])
     config["REMINDER_RETRY_INTERVALS"] = parse_intervals(config["REMINDER_RETRY_INTERVALS"])
     for name in ("REMINDER_BATCH_SIZE", "REMINDER_HORIZON_DAYS", "REMINDER_LEASE_SECONDS", "REMINDER_DISPATCH_LIMIT",
-                 "REMINDER_MAX_QUEUED_JOBS", "REMINDER_JOB_TIMEOUT_SECONDS", "DISPATCH_INTERVAL_SECONDS"):
+                 "REMINDER_MAX_QUEUED_JOBS", "REMINDER_JOB_TIMEOUT_SECONDS", "DISPATCH_INTERVAL_SECONDS",
+                 "ACTIVATION_CODE_DAYS"):
         try:
             config[name] = int(config[name])
         except (TypeError, ValueError):

@@ -1,4 +1,5 @@
 """Every model, imported so Alembic and the app see the whole schema."""
+from backend.models.activation import ActivationCode
 from backend.models.adverse_events import AdverseEvent
 from backend.models.alerts import SymptomAlert
 from backend.models.assessments import PatientOutcome, TumourAssessment
@@ -14,7 +15,7 @@ from backend.models.symptoms import SymptomReport
 from backend.models.users import RevokedToken, User
 
 __all__ = [
-    "AdverseEvent", "AuditRecord", "Base", "DeliveryAttempt", "Device", "Event", "Patient", "PatientOutcome",
+    "ActivationCode", "AdverseEvent", "AuditRecord", "Base", "DeliveryAttempt", "Device", "Event", "Patient", "PatientOutcome",
     "PatientTimezoneChange", "Reminder", "RevokedToken", "Site", "StaffNotification", "Study", "SymptomAlert",
     "SymptomReport", "TumourAssessment", "User",
 ]
