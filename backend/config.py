@@ -92,7 +92,7 @@ def load_config(environ: Mapping[str, str] | None = None, overrides: Mapping[str
     }
     # Channel settings are passed through untouched; notifications.channels.registry documents them.
     for key, value in env.items():
-        if key.startswith(("FCM_", "APNS_", "SMS_", "SMTP_")) or key == "HTTP_TIMEOUT_SECONDS":
+        if key.startswith(("FCM_", "APNS_", "PUSH_", "SMS_", "SMTP_")) or key == "HTTP_TIMEOUT_SECONDS":
             config[key] = value
     config.update(overrides)
     config["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(config["SQLALCHEMY_DATABASE_URI"])
