@@ -93,9 +93,35 @@ def _import_help() -> str:
     )
 
 
+def _import_subjects(rows) -> list[tuple[str, str]]:
+    return [((row.get("study") or "").strip(), (row.get("subject_id") or "").strip()) for _line, row in rows]
+
+
+def _write_activation_codes(rows, codes_file: str, enrolled_before: set, source: str) -> None:
+    """`--activation-codes FILE`: a one-time code for every patient this import enrolled, written as CSV
+    (study, site, subject_id, code, expires_at) for the site to hand out; the file is readable by its
+    owner only. Codes are stored hashed: this file is the only copy."""
+    import csv
+    import os
+
+    from backend.services.activation import issue_codes_for_import
+
+    issued = issue_codes_for_import(_import_subjects(rows), enrolled_before=enrolled_before, source=source)
+    descriptor = os.open(codes_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with open(descriptor, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["study", "site", "subject_id", "code", "expires_at"])
+        for patient, code in issued:
+            writer.writerow([patient.study.code, patient.site.code, patient.subject_id, code.code,
+                             code.expires_at.isoformat().replace("+00:00", "Z")])
+    click.echo(f"wrote {len(issued)} activation code(s) to {codes_file}")
+
+
 @patients_cli.command("import", help=_import_help())
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
-def import_patients_command(file):
+@click.option("--activation-codes", "codes_file", type=click.Path(dir_okay=False), default=None,
+              help="Issue a one-time app activation code to every patient imported, written to this CSV file.")
+def import_patients_command(file, codes_file):
     import csv
     import sys
 
@@ -114,8 +140,14 @@ def import_patients_command(file):
         rows = [(reader.line_num, row) for row in reader]
     actor = current_actor.set(SYSTEM_ACTOR)  # audited as the system, whatever ran before in this process
     try:
+        if codes_file:
+            from backend.services.activation import enrolled_ids
+
+            enrolled_before = enrolled_ids(_import_subjects(rows))
         with click.progressbar(length=len(rows), label="Importing patients", file=sys.stderr) as bar:
             summary = import_patients(rows, source=file, progress=bar.update)
+        if codes_file:
+            _write_activation_codes(rows, codes_file, enrolled_before, file)
     finally:
         current_actor.reset(actor)
     skipped = f"; skipped {len(summary.skipped)} already imported" if summary.skipped else ""

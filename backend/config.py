@@ -111,10 +111,11 @@ def load_config(environ: Mapping[str, str] | None = None, overrides: Mapping[str
         "REMINDER_JOB_TIMEOUT_SECONDS": env.get("REMINDER_JOB_TIMEOUT_SECONDS", "600"),
         "DISPATCH_INTERVAL_SECONDS": env.get("DISPATCH_INTERVAL_SECONDS", "30"),
         "QUIET_HOURS": env.get("QUIET_HOURS", "21:00-08:00"),
+        "ACTIVATION_CODE_DAYS": env.get("ACTIVATION_CODE_DAYS", "7"),
     }
     # Channel settings are passed through untouched; notifications.channels.registry documents them.
     for key, value in env.items():
-        if key.startswith(("FCM_", "APNS_", "SMS_", "SMTP_")) or key == "HTTP_TIMEOUT_SECONDS":
+        if key.startswith(("FCM_", "APNS_", "PUSH_", "SMS_", "SMTP_")) or key == "HTTP_TIMEOUT_SECONDS":
             config[key] = value
     config.update(overrides)
     config["CADENCE_BUILTIN_SECRETS"] = tuple(builtin)
@@ -128,8 +129,9 @@ def load_config(environ: Mapping[str, str] | None = None, overrides: Mapping[str
         if config[name] < 0:
             raise ConfigurationError(f"{name} must be a number of zero or more.")
     config["REMINDER_RETRY_INTERVALS"] = parse_intervals(config["REMINDER_RETRY_INTERVALS"])
-    for name in ("MAX_CONTENT_LENGTH", "REMINDER_BATCH_SIZE", "REMINDER_HORIZON_DAYS", "REMINDER_LEASE_SECONDS", "REMINDER_DISPATCH_LIMIT",
-                 "REMINDER_MAX_QUEUED_JOBS", "REMINDER_JOB_TIMEOUT_SECONDS", "DISPATCH_INTERVAL_SECONDS"):
+    for name in ("MAX_CONTENT_LENGTH", "REMINDER_BATCH_SIZE", "REMINDER_HORIZON_DAYS", "REMINDER_LEASE_SECONDS",
+                 "REMINDER_DISPATCH_LIMIT", "REMINDER_MAX_QUEUED_JOBS", "REMINDER_JOB_TIMEOUT_SECONDS",
+                 "DISPATCH_INTERVAL_SECONDS", "ACTIVATION_CODE_DAYS"):
         try:
             config[name] = int(config[name])
         except (TypeError, ValueError):

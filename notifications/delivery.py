@@ -298,8 +298,11 @@ def _send_patient_message(tx: _Tx, row, routes: list[Route], devices: list[Any],
                 outcome.failed += 1
                 outcome.gave_up.append(str(row.id))
             else:
+                lease_until = retry.next_lease(attempts, now)
+                if error.retry_after:  # the provider's Retry-After, when it asks for longer than our back-off
+                    lease_until = max(lease_until, now + timedelta(seconds=error.retry_after))
                 tx.run(sa.update(Reminder).where(*sending).values(
-                    status="queued", last_error=detail, lease_until=retry.next_lease(attempts, now), updated_at=now))
+                    status="queued", last_error=detail, lease_until=lease_until, updated_at=now))
                 outcome.retrying.append(str(row.id))
             return
         except PermanentDeliveryError as error:

@@ -1,4 +1,5 @@
 """HTTP layer: flask-smorest blueprints whose views parse, call one service, and answer."""
+from backend.api.activation import blp as activation_blp
 from backend.api.adverse_events import blp as adverse_events_blp
 from backend.api.alerts import blp as alerts_blp
 from backend.api.assessments import blp as assessments_blp
@@ -22,7 +23,7 @@ from backend.api.users import blp as users_blp
 from backend.api.worklists import blp as worklists_blp
 
 BLUEPRINTS = [
-    health_blp, auth_blp, users_blp, studies_blp, audit_blp,
+    health_blp, auth_blp, activation_blp, users_blp, studies_blp, audit_blp,
     regimens_blp, patients_blp, calendars_blp, devices_blp, reminders_blp,
     symptoms_blp, adverse_events_blp, alerts_blp, ctcae_blp,
     assessments_blp, pfs_blp, worklists_blp, compliance_blp, reconciliation_blp, exports_blp,

@@ -1,4 +1,5 @@
 """Every model, imported so Alembic and the app see the whole schema."""
+from backend.models.activation import ActivationCode
 from backend.models.adverse_events import AdverseEvent
 from backend.models.alerts import SymptomAlert
 from backend.models.assessments import PatientOutcome, TumourAssessment
@@ -15,7 +16,8 @@ from backend.models.symptoms import SymptomReport
 from backend.models.users import User
 
 __all__ = [
-    "AdverseEvent", "AuditRecord", "Base", "DeliveryAttempt", "Device", "Event", "Patient", "PatientOutcome",
-    "PatientTimezoneChange", "Reminder", "SecurityEvent", "SignIn", "Site", "StaffNotification", "Study", "SymptomAlert",
+    "ActivationCode", "AdverseEvent", "AuditRecord", "Base", "DeliveryAttempt", "Device", "Event", "Patient",
+    "PatientOutcome", "PatientTimezoneChange", "Reminder", "SecurityEvent", "SignIn", "Site", "StaffNotification",
+    "Study", "SymptomAlert",
     "SymptomReport", "TumourAssessment", "User",
 ]

@@ -6,7 +6,9 @@ from backend.schemas.fields import UtcDateTime
 
 class DeviceRegisterSchema(ma.Schema):
     platform = ma.fields.String(required=True, validate=ma.validate.OneOf(PLATFORMS))
-    token = ma.fields.String(required=True, load_only=True, validate=ma.validate.Length(min=8, max=512),
+    token = ma.fields.String(required=True, load_only=True,
+                             validate=[ma.validate.Length(min=8, max=512),
+                                       ma.validate.Regexp(r"^[\x21-\x7e]+$", error="Not a push token.")],
                              metadata={"description": "FCM registration token or APNs device token"})
 
 

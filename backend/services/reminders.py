@@ -51,12 +51,16 @@ def reminder_policy(study: Study) -> ReminderPolicy:
 
 
 def configured_channels() -> dict[str, Any]:
-    """The delivery channels this deployment has, built once per process from the app config."""
+    """The delivery channels this deployment has, built once per process from the app config. Push
+    tokens (FCM access tokens, APNs provider tokens) are shared through Redis by every process, so a
+    worker's jobs, forked or not, use one token until it is due for renewal."""
     channels = current_app.extensions.get("cadence.channels")
     if channels is None:
-        from notifications.channels import build_channels
+        from backend.auth import redis_client
+        from notifications.channels import RedisTokenCache, build_channels
 
-        channels = current_app.extensions["cadence.channels"] = build_channels(current_app.config)
+        channels = current_app.extensions["cadence.channels"] = build_channels(
+            current_app.config, token_cache=RedisTokenCache(redis_client()))
     return channels
 
 

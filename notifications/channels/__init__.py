@@ -14,10 +14,12 @@ from .log import LogChannel
 from .push import ApnsChannel, FcmChannel, PushChannel
 from .registry import ConfigError, build_channels
 from .sms import HttpSmsChannel
+from .tokens import CachedToken, MemoryTokenCache, RedisTokenCache, TokenCache
 from .transport import HttpResponse, StdlibTransport, Transport
 
 __all__ = [
     "ApnsChannel",
+    "CachedToken",
     "Channel",
     "ConfigError",
     "DeliveryError",
@@ -26,12 +28,15 @@ __all__ = [
     "HttpResponse",
     "HttpSmsChannel",
     "LogChannel",
+    "MemoryTokenCache",
     "Message",
     "PermanentDeliveryError",
     "PushChannel",
     "RecipientGone",
+    "RedisTokenCache",
     "SmtpChannel",
     "StdlibTransport",
+    "TokenCache",
     "TransientDeliveryError",
     "Transport",
     "build_channels",

@@ -9,12 +9,20 @@ NOTIFY_CHANNEL_DEFAULT under the key `"default"`.
 |--------------------------|------------------------------|--------------------------------------------------------------|
 | `NOTIFY_CHANNEL_DEFAULT` | `log`                        | channel returned as `"default"` (`log`, `push`, `sms`, `email`) |
 | `HTTP_TIMEOUT_SECONDS`   | `10`                         | connect/read timeout for FCM, APNs and SMS requests          |
+| `FCM_CREDENTIALS_FILE`   | –                            | Firebase service-account key (JSON); tokens are minted from it with google-auth |
 | `FCM_BASE_URL`           | `https://fcm.googleapis.com` | FCM HTTP v1 endpoint (tests point it at a local server)      |
-| `FCM_PROJECT_ID`         | –                            | Firebase project id; required for Android push               |
-| `FCM_ACCESS_TOKEN`       | –                            | OAuth 2.0 access token (expires in 1 h: development only; production passes a token provider) |
-| `APNS_BASE_URL`          | –                            | APNs endpoint; must be HTTP/2-capable in production (see `push.py`); required for iOS push |
+| `FCM_PROJECT_ID`         | the key file's `project_id`  | Firebase project id                                          |
+| `FCM_ACCESS_TOKEN`       | –                            | a static OAuth 2.0 access token instead of the key file (expires in 1 h: development only) |
+| `APNS_KEY_FILE`          | –                            | the `.p8` token-signing key from Apple Developer             |
+| `APNS_KEY_ID`            | –                            | that key's id (10 characters)                                |
+| `APNS_TEAM_ID`           | –                            | the Apple Developer team id                                  |
 | `APNS_TOPIC`             | –                            | the iOS app's bundle id; required for iOS push               |
-| `APNS_AUTH_TOKEN`        | –                            | APNs provider JWT (ES256); required for iOS push unless a provider is passed |
+| `APNS_ENVIRONMENT`       | `production`                 | `production` or `sandbox` (development builds of the app)    |
+| `APNS_BASE_URL`          | by `APNS_ENVIRONMENT`        | override of the APNs host (tests point it at a local server) |
+| `APNS_TOKEN_REFRESH_MINUTES` | `50`                     | provider token renewed this often; Apple wants 20–60         |
+| `APNS_AUTH_TOKEN`        | –                            | a static provider JWT instead of the key (development only)  |
+| `PUSH_EXPIRATION_SECONDS`| `86400`                      | APNs `apns-expiration` / FCM `ttl`: a reminder not delivered by then is dropped |
+| `PUSH_CA_FILE`           | system trust store           | CA bundle for the push endpoints (a TLS-inspecting proxy; tests) |
 | `SMS_API_URL`            | –                            | SMS provider endpoint (POST JSON `{to, from, text}`); required for SMS |
 | `SMS_API_KEY`            | –                            | SMS provider API key; required for SMS                       |
 | `SMS_SENDER`             | –                            | sender id / number shown to the patient; required for SMS    |
@@ -32,12 +40,14 @@ NOTIFY_CHANNEL_DEFAULT under the key `"default"`.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from typing import Any
 
 from .base import Channel
 from .email import SmtpChannel
 from .log import LogChannel
-from .push import FCM_BASE_URL, ApnsChannel, FcmChannel, PushChannel
+from .push import APNS_HOSTS, FCM_BASE_URL, ApnsChannel, FcmChannel, PushChannel
 from .sms import HttpSmsChannel
+from .tokens import CachedToken, TokenCache
 from .transport import Transport
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -54,36 +64,20 @@ def build_channels(
     transport: Transport | None = None,
     fcm_access_token: Callable[[], str] | None = None,
     apns_auth_token: Callable[[], str] | None = None,
+    token_cache: TokenCache | None = None,
 ) -> dict[str, Channel]:
     """Channels by name (`log`, and `push`/`sms`/`email` when configured) plus `"default"`.
 
-    `transport` replaces the stdlib HTTP/1.1 transport for every HTTP channel (e.g. an HTTP/2 one);
-    the token callables take precedence over FCM_ACCESS_TOKEN / APNS_AUTH_TOKEN.
+    `transport` replaces the default transports of every HTTP channel (HTTP/2 for push, the stdlib's
+    HTTP/1.1 for SMS); the token callables take precedence over the key files and static tokens;
+    `token_cache` shares minted push tokens between processes (a worker passes Redis).
     """
     settings = _Settings(config)
     http_timeout = settings.number("HTTP_TIMEOUT_SECONDS", 10.0)
     channels: dict[str, Channel] = {"log": LogChannel()}
 
-    fcm_keys = ["FCM_PROJECT_ID"] + ([] if fcm_access_token else ["FCM_ACCESS_TOKEN"])
-    android = None
-    if settings.complete("Android push (FCM)", fcm_keys):
-        android = FcmChannel(
-            settings.get("FCM_PROJECT_ID"),
-            fcm_access_token or settings.get("FCM_ACCESS_TOKEN"),
-            base_url=settings.get("FCM_BASE_URL") or FCM_BASE_URL,
-            timeout=http_timeout,
-            transport=transport,
-        )
-    apns_keys = ["APNS_BASE_URL", "APNS_TOPIC"] + ([] if apns_auth_token else ["APNS_AUTH_TOKEN"])
-    ios = None
-    if settings.complete("iOS push (APNs)", apns_keys):
-        ios = ApnsChannel(
-            settings.get("APNS_BASE_URL"),
-            settings.get("APNS_TOPIC"),
-            apns_auth_token or settings.get("APNS_AUTH_TOKEN"),
-            timeout=http_timeout,
-            transport=transport,
-        )
+    android = _fcm_channel(settings, http_timeout, transport, fcm_access_token, token_cache)
+    ios = _apns_channel(settings, http_timeout, transport, apns_auth_token, token_cache)
     if android or ios:
         channels["push"] = PushChannel(android=android, ios=ios)
 
@@ -118,11 +112,95 @@ def build_channels(
     return channels
 
 
+def _fcm_channel(settings: _Settings, timeout: float, transport: Transport | None,
+                 token: Callable[[], str] | None, cache: TokenCache | None) -> FcmChannel | None:
+    from .credentials import FcmAccessToken, KeyFileError, read_service_account
+
+    keys = ("FCM_CREDENTIALS_FILE", "FCM_ACCESS_TOKEN", "FCM_PROJECT_ID")
+    if not any(settings.get(key) for key in keys) and token is None:
+        return None
+    project_id = settings.get("FCM_PROJECT_ID")
+    access_token: Any = token
+    if access_token is None and settings.get("FCM_CREDENTIALS_FILE"):
+        try:
+            info = read_service_account(settings.get("FCM_CREDENTIALS_FILE"))
+            mint = FcmAccessToken(info, timeout=timeout, verify=settings.tls_verify())
+        except KeyFileError as error:
+            raise ConfigError(str(error)) from None
+        project_id = project_id or str(info.get("project_id") or "")
+        # Keyed by the service account, so two deployments sharing a Redis do not share tokens.
+        access_token = CachedToken(f"fcm:{info['client_email']}", mint, cache=cache, margin=300.0)
+    elif access_token is None:
+        access_token = settings.get("FCM_ACCESS_TOKEN") or None
+    if access_token is None:
+        raise ConfigError("Android push (FCM) is partly configured; missing FCM_CREDENTIALS_FILE")
+    if not project_id:
+        raise ConfigError("Android push (FCM) is partly configured; missing FCM_PROJECT_ID")
+    return FcmChannel(project_id, access_token, base_url=settings.get("FCM_BASE_URL") or FCM_BASE_URL,
+                      timeout=timeout, transport=transport or settings.push_transport(),
+                      ttl_seconds=int(settings.number("PUSH_EXPIRATION_SECONDS", 86400)))
+
+
+def _apns_channel(settings: _Settings, timeout: float, transport: Transport | None,
+                  token: Callable[[], str] | None, cache: TokenCache | None) -> ApnsChannel | None:
+    from .credentials import ApnsProviderToken, KeyFileError
+
+    key_settings = ["APNS_KEY_FILE", "APNS_KEY_ID", "APNS_TEAM_ID"]
+    keys = ["APNS_TOPIC", "APNS_AUTH_TOKEN", "APNS_BASE_URL", *key_settings]
+    if not any(settings.get(key) for key in keys) and token is None:
+        return None
+    environment = settings.get("APNS_ENVIRONMENT") or "production"
+    if environment not in APNS_HOSTS:
+        raise ConfigError(f"APNS_ENVIRONMENT must be production or sandbox, got {environment!r}")
+    auth_token: Any = token
+    if auth_token is None and any(settings.get(key) for key in key_settings):
+        settings.complete("iOS push (APNs) token signing", key_settings)
+        minutes = settings.number("APNS_TOKEN_REFRESH_MINUTES", 50)
+        if not 20 <= minutes <= 60:
+            raise ConfigError(f"APNS_TOKEN_REFRESH_MINUTES must be between 20 and 60 (Apple's rule), got {minutes:g}")
+        try:
+            mint = ApnsProviderToken.from_file(settings.get("APNS_KEY_FILE"), settings.get("APNS_KEY_ID"),
+                                               settings.get("APNS_TEAM_ID"))
+        except KeyFileError as error:
+            raise ConfigError(str(error)) from None
+        auth_token = CachedToken(f"apns:{mint.team_id}:{mint.key_id}", mint, cache=cache, margin=60.0,
+                                 lifetime=minutes * 60)
+    elif auth_token is None:
+        auth_token = settings.get("APNS_AUTH_TOKEN") or None
+    if auth_token is None:
+        raise ConfigError("iOS push (APNs) is partly configured; missing APNS_KEY_FILE, APNS_KEY_ID, APNS_TEAM_ID")
+    if not settings.get("APNS_TOPIC"):
+        raise ConfigError("iOS push (APNs) is partly configured; missing APNS_TOPIC")
+    return ApnsChannel(settings.get("APNS_BASE_URL") or APNS_HOSTS[environment], settings.get("APNS_TOPIC"),
+                       auth_token, timeout=timeout, transport=transport or settings.push_transport(),
+                       expiration_seconds=int(settings.number("PUSH_EXPIRATION_SECONDS", 86400)))
+
+
 class _Settings:
     """String views over a config mapping; Flask config may hold ints and bools already."""
 
     def __init__(self, config: Mapping[str, object]) -> None:
         self._config = config
+        self._push_transport: Transport | None = None
+
+    def tls_verify(self) -> Any:
+        """True (the default trust store) or an SSLContext trusting PUSH_CA_FILE."""
+        if not self.get("PUSH_CA_FILE"):
+            return True
+        import ssl
+
+        try:
+            return ssl.create_default_context(cafile=self.get("PUSH_CA_FILE"))
+        except (OSError, ssl.SSLError) as error:
+            raise ConfigError(f"PUSH_CA_FILE cannot be read: {type(error).__name__}") from None
+
+    def push_transport(self) -> Transport:
+        """One HTTP/2 client for FCM and APNs (connections are kept open and reused)."""
+        if self._push_transport is None:
+            from .http2 import Http2Transport
+
+            self._push_transport = Http2Transport(verify=self.tls_verify())
+        return self._push_transport
 
     def get(self, key: str) -> str:
         value = self._config.get(key)

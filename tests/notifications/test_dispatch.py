@@ -132,7 +132,9 @@ def test_a_transient_failure_is_retried_after_its_back_off(db, channels, fast_re
     assert first.delivered.sent == 1 and len(first.delivered.retrying) == 1
     waiting = reminders(db, status="queued")[0]
     assert waiting.last_error == "SMS: HTTP 503 (retry after 30s)"
-    dispatch_due_in_process(LATER + timedelta(seconds=1))
+    dispatch_due_in_process(LATER + timedelta(seconds=1))  # our back-off is over, the provider's is not
+    assert attempts(db, waiting) == ["transient"]
+    dispatch_due_in_process(LATER + timedelta(seconds=31))  # Retry-After: 30 honoured
     assert attempts(db, waiting) == ["transient", "sent"]
     assert {r.status for r in reminders(db)} == {"sent"}
 

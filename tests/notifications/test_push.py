@@ -68,6 +68,7 @@ def test_fcm_sends_v1_request_and_returns_message_name(provider):
             "token": ANDROID_TOKEN,
             "notification": {"title": "明日门诊提醒", "body": "Open Cadence"},
             "data": {"visit_id": "17"},
+            "android": {"priority": "high", "ttl": "86400s"},
         }
     }
 

@@ -130,8 +130,10 @@ def test_smtp_settings(config, starttls, port, username):
 @pytest.mark.parametrize(
     "config, complaint",
     [
-        pytest.param({"FCM_PROJECT_ID": "demo"}, "FCM_ACCESS_TOKEN", id="fcm without token"),
-        pytest.param({"APNS_TOPIC": "t", "APNS_AUTH_TOKEN": "j"}, "APNS_BASE_URL", id="apns without url"),
+        pytest.param({"FCM_PROJECT_ID": "demo"}, "FCM_CREDENTIALS_FILE", id="fcm without key"),
+        pytest.param({"APNS_TOPIC": "t", "APNS_KEY_ID": "K"}, "APNS_KEY_FILE", id="apns key without file"),
+        pytest.param({"APNS_AUTH_TOKEN": "j"}, "APNS_TOPIC", id="apns without topic"),
+        pytest.param({"FCM_CREDENTIALS_FILE": "/nonexistent.json"}, "FCM_CREDENTIALS_FILE", id="fcm key unreadable"),
         pytest.param({"SMS_API_URL": "http://x", "SMS_SENDER": "C"}, "SMS_API_KEY", id="sms without key"),
         pytest.param({"SMTP_HOST": "mail"}, "SMTP_SENDER", id="smtp without sender"),
         pytest.param(

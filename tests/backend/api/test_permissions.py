@@ -72,6 +72,7 @@ def path_values(world) -> dict[str, str]:
         "study_code": world["site_a"].study.code, "site_code": world["site_a"].code,
         "event_id": "00000000-0000-0000-0000-000000000000", "alert_id": "00000000-0000-0000-0000-000000000000",
         "reminder_id": "00000000-0000-0000-0000-000000000000", "user_id": str(world["in_scope"]["nurse"].id),
+        "device_id": "00000000-0000-0000-0000-000000000000",
     }
 
 
