@@ -47,9 +47,11 @@ def holder_session_gone(device: Device, now: datetime) -> bool:
         .where(Patient.id == device.patient_id)).one_or_none() or (None, False)
     if user_id is None or not active:
         return True
+    # Signed out (a sign-in ended) since last seen with this phone, or no sign-in alive at all.
+    signed_out = sa.select(sa.exists().where(SignIn.user_id == user_id, SignIn.revoked_at >= device.last_seen_at))
     signed_in = sa.select(sa.exists().where(SignIn.user_id == user_id, SignIn.revoked_at.is_(None),
                                             SignIn.expires_at > now))
-    return not db.session.scalar(signed_in)
+    return bool(db.session.scalar(signed_out)) or not db.session.scalar(signed_in)
 
 
 def register_device(principal: Principal, data: dict[str, Any]) -> tuple[Device, bool]:
