@@ -88,6 +88,9 @@ def load_config(environ: Mapping[str, str] | None = None, overrides: Mapping[str
         "REMINDER_JOB_TIMEOUT_SECONDS": env.get("REMINDER_JOB_TIMEOUT_SECONDS", "600"),
         "DISPATCH_INTERVAL_SECONDS": env.get("DISPATCH_INTERVAL_SECONDS", "30"),
         "QUIET_HOURS": env.get("QUIET_HOURS", "21:00-08:00"),
+        # The staff console's cookie session (backend/console/auth.py).
+        "CONSOLE_SESSION_HOURS": env.get("CONSOLE_SESSION_HOURS", "12"),
+        "SESSION_COOKIE_SECURE": _truthy(env.get("SESSION_COOKIE_SECURE", "0" if demo else "1")),
     }
     # Channel settings are passed through untouched; notifications.channels.registry documents them.
     for key, value in env.items():
@@ -117,6 +120,17 @@ def load_config(environ: Mapping[str, str] | None = None, overrides: Mapping[str
     config.setdefault("JWT_ACCESS_TOKEN_EXPIRES", timedelta(minutes=config["JWT_ACCESS_TOKEN_MINUTES"]))
     config.setdefault("JWT_REFRESH_TOKEN_EXPIRES", timedelta(days=config["JWT_REFRESH_TOKEN_DAYS"]))
     config.setdefault("JWT_TOKEN_LOCATION", ["headers"])
+    try:
+        hours = float(config["CONSOLE_SESSION_HOURS"])
+    except (TypeError, ValueError):
+        hours = 0
+    if hours <= 0:
+        raise ConfigurationError("CONSOLE_SESSION_HOURS must be a positive number of hours.")
+    config.setdefault("PERMANENT_SESSION_LIFETIME", timedelta(hours=hours))
+    config.setdefault("SESSION_COOKIE_HTTPONLY", True)
+    config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
+    config.setdefault("SESSION_COOKIE_NAME", "cadence_console")
+    config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # the token lives as long as the session
     config.setdefault("RATELIMIT_STORAGE_URI", config["REDIS_URL"])
     config.setdefault("RATELIMIT_STORAGE_OPTIONS", {"socket_connect_timeout": config["REDIS_SOCKET_TIMEOUT_SECONDS"],
                                                      "socket_timeout": config["REDIS_SOCKET_TIMEOUT_SECONDS"]})

@@ -1,0 +1,1 @@
+"""Pure chart geometry: data in, SVG coordinates out; no Flask, no database."""
