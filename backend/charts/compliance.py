@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 from backend.charts.timeline import Chart, Shape
 
-WIDTH = 480
-LABEL_WIDTH = 90
-VALUE_WIDTH = 110
+WIDTH = 340
+LABEL_WIDTH = 64
+VALUE_WIDTH = 96
 ROW = 26
 
 
