@@ -8,6 +8,7 @@ Accept-Language. Clinical dates are plain dates; instants are shown in the site'
 from __future__ import annotations
 
 import logging
+import os
 import tempfile
 from datetime import date, datetime
 from pathlib import Path
@@ -35,33 +36,27 @@ def select_locale() -> str:
 
 
 def compile_catalogs(source: Path = CATALOGS) -> Path:
-    """Compile every `<locale>/LC_MESSAGES/messages.po` whose `.mo` is missing or older."""
-    target = source
-    for po_path in sorted(source.glob("*/LC_MESSAGES/messages.po")):
-        relative = po_path.relative_to(source).with_suffix(".mo")
-        mo_path = target / relative
-        if mo_path.exists() and mo_path.stat().st_mtime >= po_path.stat().st_mtime:
-            continue
-        with po_path.open("rb") as handle:
-            catalog = read_po(handle)
-        try:
-            mo_path.parent.mkdir(parents=True, exist_ok=True)
-            with mo_path.open("wb") as out:
-                write_mo(out, catalog)
-        except OSError:
-            if target == source:
-                log.info("translations folder is read-only; compiling to a temporary folder")
-                return compile_catalogs_to(Path(tempfile.mkdtemp(prefix="cadence-i18n-")), source)
-            raise
-    return target
+    """Compile every `<locale>/LC_MESSAGES/messages.po` whose `.mo` is missing or older; the folder to
+    load them from (the source folder, or a temporary one when the source folder is read-only)."""
+    try:
+        return compile_catalogs_to(source, source)
+    except OSError:
+        log.info("translations folder is read-only; compiling the catalogs to a temporary folder")
+        return compile_catalogs_to(Path(tempfile.mkdtemp(prefix="cadence-i18n-")), source)
 
 
 def compile_catalogs_to(target: Path, source: Path) -> Path:
     for po_path in sorted(source.glob("*/LC_MESSAGES/messages.po")):
         mo_path = target / po_path.relative_to(source).with_suffix(".mo")
+        if mo_path.exists() and mo_path.stat().st_mtime >= po_path.stat().st_mtime:
+            continue
         mo_path.parent.mkdir(parents=True, exist_ok=True)
-        with po_path.open("rb") as handle, mo_path.open("wb") as out:
-            write_mo(out, read_po(handle))
+        with po_path.open("rb") as handle:
+            catalog = read_po(handle)
+        partial = mo_path.with_suffix(f".{os.getpid()}.tmp")
+        with partial.open("wb") as out:
+            write_mo(out, catalog)
+        os.replace(partial, mo_path)  # atomic: another process starting now never reads half a file
     return target
 
 
