@@ -57,7 +57,8 @@ def main() -> None:
     from backend.models import User
     from backend.services import worklists
     from backend.services.demo import load_demo
-    from backend.services.patients import enrol_patient
+    from backend.models import Site
+    from backend.services.patients import _demo_visits, enrol_patient
 
     fresh_database(DATABASE)
     app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": DATABASE, "REDIS_URL": REDIS,
@@ -68,9 +69,12 @@ def main() -> None:
         load_demo()
         today = date.today()
         print(f"enrolling {args.patients} patients at SH01 ...", flush=True)
+        site = db.session.scalar(sa.select(Site).where(Site.code == "SH01"))
         for n in range(args.patients):
-            enrol_patient(None, {"study": "INET-PAC-RWS", "site": "SH01", "subject_id": f"B-{n:05d}",
-                                 "regimen": "INET-PAC", "first_dose_date": today - timedelta(days=n % 300)})
+            # As in the demo: dosing visits more than two days ago recorded as given.
+            data = {"study": "INET-PAC-RWS", "site": "SH01", "subject_id": f"B-{n:05d}", "regimen": "INET-PAC",
+                    "first_dose_date": today - timedelta(days=n % 300)}
+            enrol_patient(None, data, visits=_demo_visits(data, site, today))
         nurse = db.session.scalar(sa.select(User).where(User.username == "nurse"))
         principal = principal_for(nurse)
         baseline = timed(lambda: (worklists.site_worklist(principal, "SH01"), db.session.rollback()), args.runs)

@@ -72,8 +72,8 @@ def contract_rows(site: Site, day: date, rows: list[dict[str, Any]]) -> list[dic
         if row["kind"] == "symptom_alert":
             row["alert_id"] = alerts.get((row["patient_id"], row["what"]))
         elif row["kind"] in ("visit_overdue", "visit_due"):
-            match = next((e for (pid, key), e in events.items()
-                          if pid == row["patient_id"] and row["what"].startswith(key)), None)
+            key = row["what"].split(" is not recorded")[0].split(" (window")[0]
+            match = events.get((row["patient_id"], key))
             if match is not None:
                 row["event_id"] = str(match.id)
                 if match.window_end < day:
