@@ -60,10 +60,12 @@ def contract_rows(site: Site, day: date, rows: list[dict[str, Any]]) -> list[dic
     alerts = {(str(a.patient_id), f"Symptom alert: {a.term} ({a.rule.replace('_', ' ')})"): str(a.id)
               for a in alerts_service.open_alerts_for_site(site.id)}
     patient_ids = {row["patient_id"] for row in rows if row["kind"] in ("visit_overdue", "visit_due")}
-    events: dict[tuple[str, str], Event] = {}
+    events: dict[tuple[str, str], Any] = {}
     if patient_ids:
-        for event in db.session.scalars(sa.select(Event).where(
+        for event in db.session.execute(sa.select(Event.id, Event.patient_id, Event.label, Event.target_date,
+                                                  Event.window_end).where(
                 Event.patient_id.in_(list(patient_ids)), Event.status == "planned",
+                Event.target_date <= day + timedelta(days=worklists_service.DUE_DAYS),
                 Event.kind.in_(worklists_service.CLINIC_VISIT_KINDS))):
             events[(str(event.patient_id), f"{event.label} planned {event.target_date}")] = event
     adapted = []
