@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 export FLASK_APP := wsgi
 
-.PHONY: run test worker dispatch bench migrate install clean
+.PHONY: run test worker dispatch bench migrate install clean translations
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"' \
@@ -26,6 +26,7 @@ migrate: install
 
 run: install migrate
 	CADENCE_DEMO=$${CADENCE_DEMO-1} $(BIN)/flask demo load
+	@echo "Console:    http://$(HOST):$(PORT)/console/  (staff: nurse, coordinator, admin)"
 	@echo "API docs:   http://$(HOST):$(PORT)/api/v1/docs"
 	@echo "OpenAPI:    http://$(HOST):$(PORT)/api/v1/openapi.json"
 	CADENCE_DEMO=$${CADENCE_DEMO-1} $(BIN)/python -m backend.serve --host $(HOST) --port $(PORT)
@@ -43,6 +44,12 @@ bench: install
 	$(BIN)/python bench/enrollment.py
 	$(BIN)/python bench/reminders.py
 	$(BIN)/python bench/worklist.py
+	$(BIN)/python bench/console.py
+
+# Re-extract the console's strings and merge them into the .po catalogs (compiled when the app starts).
+translations: install
+	$(BIN)/pybabel extract -F babel.cfg -k _ -k gettext -k ngettext:1,2 -o instance/messages.pot .
+	$(BIN)/pybabel update -i instance/messages.pot -d backend/translations
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .hypothesis

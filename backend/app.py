@@ -88,6 +88,13 @@ def register_blueprints(app: Flask) -> None:
     for blueprint in BLUEPRINTS:
         api.register_blueprint(blueprint, url_prefix="/api/v1")
     app.register_blueprint(docs_assets, url_prefix="/api/v1/docs-assets")
+    register_console(app)
+
+
+def register_console(app: Flask) -> None:
+    from backend.console import register_console as register
+
+    register(app)
 
 
 def register_commands(app: Flask) -> None:

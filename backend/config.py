@@ -112,6 +112,9 @@ def load_config(environ: Mapping[str, str] | None = None, overrides: Mapping[str
         "DISPATCH_INTERVAL_SECONDS": env.get("DISPATCH_INTERVAL_SECONDS", "30"),
         "QUIET_HOURS": env.get("QUIET_HOURS", "21:00-08:00"),
         "ACTIVATION_CODE_DAYS": env.get("ACTIVATION_CODE_DAYS", "7"),
+        # The staff console's cookie session (backend/console/auth.py).
+        "CONSOLE_SESSION_HOURS": env.get("CONSOLE_SESSION_HOURS", "12"),
+        "SESSION_COOKIE_SECURE": _truthy(env.get("SESSION_COOKIE_SECURE", "0" if demo else "1")),
     }
     # Channel settings are passed through untouched; notifications.channels.registry documents them.
     for key, value in env.items():
@@ -151,6 +154,17 @@ def load_config(environ: Mapping[str, str] | None = None, overrides: Mapping[str
     config.setdefault("JWT_ACCESS_TOKEN_EXPIRES", timedelta(minutes=config["JWT_ACCESS_TOKEN_MINUTES"]))
     config.setdefault("JWT_REFRESH_TOKEN_EXPIRES", timedelta(days=config["JWT_REFRESH_TOKEN_DAYS"]))
     config.setdefault("JWT_TOKEN_LOCATION", ["headers"])
+    try:
+        hours = float(config["CONSOLE_SESSION_HOURS"])
+    except (TypeError, ValueError):
+        hours = 0
+    if hours <= 0:
+        raise ConfigurationError("CONSOLE_SESSION_HOURS must be a positive number of hours.")
+    config.setdefault("PERMANENT_SESSION_LIFETIME", timedelta(hours=hours))
+    config.setdefault("SESSION_COOKIE_HTTPONLY", True)
+    config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
+    config.setdefault("SESSION_COOKIE_NAME", "cadence_console")
+    config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # the token lives as long as the session
     config.setdefault("RATELIMIT_STORAGE_URI", config["REDIS_URL"])
     from redis.backoff import NoBackoff
     from redis.retry import Retry

@@ -1,0 +1,51 @@
+"""The staff web console at /console/: server-rendered pages over the same services as the API.
+
+One blueprint per page family (`auth`, `sites`, `patients`, `studies`); templates in
+`backend/templates/console/<stem>/`, the few static files in `backend/static/console/` (no CDN,
+no build step). Every console answer carries a Content-Security-Policy without inline scripts or
+styles, and every POST needs the form's CSRF token.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Blueprint, Flask, g, redirect, request, url_for
+from flask_wtf.csrf import generate_csrf
+
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
+       "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'")
+STATIC = Path(__file__).resolve().parent.parent / "static" / "console"
+
+assets = Blueprint("console", __name__, static_folder=str(STATIC), static_url_path="/static")
+
+
+def register_console(app: Flask) -> None:
+    from backend.console import auth, patients, sites, studies
+    from backend.console.i18n import init_i18n
+
+    init_i18n(app)
+    for blueprint in (auth.bp, sites.bp, patients.bp, studies.bp):
+        blueprint.before_request(auth.check_csrf)
+        if blueprint is not auth.bp:
+            auth.register_error_pages(blueprint)
+        app.register_blueprint(blueprint, url_prefix="/console")
+    app.register_blueprint(assets, url_prefix="/console")
+    app.add_url_rule("/", endpoint="root", view_func=lambda: redirect(url_for("console_sites.home")))
+
+    @app.context_processor
+    def _console_globals():
+        if not request.path.startswith("/console"):
+            return {}
+        return {"csrf_token": generate_csrf, "current_user": g.get("user")}
+
+    @app.after_request
+    def _console_headers(response):
+        if request.path == "/" or request.path.startswith("/console"):
+            response.headers["Content-Security-Policy"] = CSP
+            response.headers["X-Content-Type-Options"] = "nosniff"
+            response.headers["Referrer-Policy"] = "same-origin"
+            response.headers.setdefault("X-Frame-Options", "DENY")
+            if response.mimetype == "text/html":
+                response.headers["Cache-Control"] = "no-store"
+                response.vary.add("Cookie")
+        return response

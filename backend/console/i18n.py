@@ -1,0 +1,101 @@
+"""Languages of the console (English, Simplified Chinese) and how dates and instants are shown.
+
+Catalogs are kept as `.po` files in `backend/translations/` and compiled to `.mo` when the app
+starts (only when a `.po` is newer), into the same folder or, when that is read-only, a temporary
+one. The language is the one chosen on the page (kept in the session), else the browser's
+Accept-Language. Clinical dates are plain dates; instants are shown in the site's zone.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from datetime import date, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_date, format_datetime, format_skeleton
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from flask import Flask, request, session
+from flask_babel import Babel, get_locale
+
+log = logging.getLogger(__name__)
+
+CATALOGS = Path(__file__).resolve().parent.parent / "translations"
+LANGUAGES = {"en": "English", "zh_Hans_CN": "简体中文"}
+babel = Babel()
+
+
+def select_locale() -> str:
+    chosen = session.get("lang")
+    if chosen in LANGUAGES:
+        return chosen
+    best = request.accept_languages.best_match(["en", "zh-CN", "zh", "zh-Hans"], default="en")
+    return "zh_Hans_CN" if best.startswith("zh") else "en"
+
+
+def compile_catalogs(source: Path = CATALOGS) -> Path:
+    """Compile every `<locale>/LC_MESSAGES/messages.po` whose `.mo` is missing or older; the folder to
+    load them from (the source folder, or a temporary one when the source folder is read-only)."""
+    try:
+        return compile_catalogs_to(source, source)
+    except OSError:
+        log.info("translations folder is read-only; compiling the catalogs to a temporary folder")
+        return compile_catalogs_to(Path(tempfile.mkdtemp(prefix="cadence-i18n-")), source)
+
+
+def compile_catalogs_to(target: Path, source: Path) -> Path:
+    for po_path in sorted(source.glob("*/LC_MESSAGES/messages.po")):
+        mo_path = target / po_path.relative_to(source).with_suffix(".mo")
+        if mo_path.exists() and mo_path.stat().st_mtime >= po_path.stat().st_mtime:
+            continue
+        mo_path.parent.mkdir(parents=True, exist_ok=True)
+        with po_path.open("rb") as handle:
+            catalog = read_po(handle)
+        partial = mo_path.with_suffix(f".{os.getpid()}.tmp")
+        with partial.open("wb") as out:
+            write_mo(out, catalog)
+        os.replace(partial, mo_path)  # atomic: another process starting now never reads half a file
+    return target
+
+
+def show_date(value: date | None) -> str:
+    """A clinical date in the reader's language (no zone: a clinical date is a calendar day)."""
+    if value is None:
+        return "—"
+    return format_date(value, format="medium", locale=str(get_locale() or "en"))
+
+
+def short_date(value: date) -> str:
+    """Day and month only (chart ticks)."""
+    return format_skeleton("MMMd", value, locale=str(get_locale() or "en"))
+
+
+def show_instant(value: datetime | None, zone: str | None) -> str:
+    """An instant (stored in UTC) in the site's zone, with the zone's abbreviation."""
+    if value is None:
+        return "—"
+    local = value.astimezone(ZoneInfo(zone or "UTC"))
+    return format_datetime(local, format="medium", locale=str(get_locale() or "en")) + " " + local.strftime("%Z")
+
+
+def show_change(value) -> str:
+    """One audited field's change: `before → after` (or just the value), shortened."""
+    if isinstance(value, dict) and set(value) <= {"before", "after"}:
+        before, after = value.get("before"), value.get("after")
+        text = str(after) if before is None else f"{before} → {after}"
+    else:
+        text = str(value)
+    return text if len(text) <= 60 else text[:57] + "…"
+
+
+def init_i18n(app: Flask) -> None:
+    directory = compile_catalogs()
+    app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(directory))
+    babel.init_app(app, locale_selector=select_locale)
+    app.jinja_env.filters["show_date"] = show_date
+    app.jinja_env.filters["show_instant"] = show_instant
+    app.jinja_env.filters["show_change"] = show_change
+    app.jinja_env.globals["LANGUAGES"] = LANGUAGES
+    app.jinja_env.globals["get_locale"] = get_locale
