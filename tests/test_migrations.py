@@ -42,7 +42,7 @@ def test_revision_0006_folds_the_alerts_of_one_report_into_one(app):
 
     url = _database_url() + "_fold"
     _recreate_database(url)
-    fold = create_app({**test_config(), "SQLALCHEMY_DATABASE_URI": url})
+    fold = create_app({**test_config(), "SQLALCHEMY_DATABASE_URI": url, "MIGRATION_DATABASE_URL": url})
     with fold.app_context():
         from backend.extensions import db
 

@@ -25,9 +25,10 @@ def register_console(app: Flask) -> None:
 
     init_i18n(app)
     for blueprint in (auth.bp, sites.bp, patients.bp, studies.bp):
-        blueprint.before_request(auth.check_csrf)
-        if blueprint is not auth.bp:
-            auth.register_error_pages(blueprint)
+        if not blueprint._got_registered_once:  # blueprints are module-level: set up once per process
+            blueprint.before_request(auth.check_csrf)
+            if blueprint is not auth.bp:
+                auth.register_error_pages(blueprint)
         app.register_blueprint(blueprint, url_prefix="/console")
     app.register_blueprint(assets, url_prefix="/console")
     app.add_url_rule("/", endpoint="root", view_func=lambda: redirect(url_for("console_sites.home")))

@@ -3,13 +3,15 @@ from __future__ import annotations
 
 import marshmallow as ma
 
+from backend.schemas.fields import Date
 from schedules.response import BEST_RESPONSES
 
-_REGIMEN = ma.validate.Regexp(r"^[A-Za-z0-9_-]{1,40}\Z", error="A regimen code: letters, digits, - and _.")
+_REGIMEN = [ma.validate.Length(min=1, max=40),
+            ma.validate.Regexp(r"^[A-Za-z0-9_-]{1,40}$", error="A regimen code: letters, digits, - and _.")]
 
 
 class CutoffQuerySchema(ma.Schema):
-    cutoff = ma.fields.Date(load_default=None, metadata={"description": "Data cut-off; default today at each site"})
+    cutoff = Date(load_default=None, metadata={"description": "Data cut-off; default today at each site"})
 
 
 class ResultsQuerySchema(CutoffQuerySchema):
@@ -18,7 +20,7 @@ class ResultsQuerySchema(CutoffQuerySchema):
 
 
 class ExportCutoffQuerySchema(CutoffQuerySchema):
-    as_of = ma.fields.Date(load_default=None, metadata={"description": "The older name of `cutoff`"})
+    as_of = Date(load_default=None, metadata={"description": "The older name of `cutoff`"})
 
 
 class TimeToEventSchema(ma.Schema):

@@ -22,26 +22,8 @@ _ROUTE = re.compile(r"`(GET|POST|PATCH|PUT|DELETE) (/[^`\s]*)`")
 
 # (method, contract path, query parameter or None): added this round by other branches.
 NOT_YET_IMPLEMENTED = {
-    ("POST", "/auth/activate", None),
     ("PATCH", "/sites/{code}", None),                      # the care team's site fields
-    ("GET", "/me/devices", None),
-    ("DELETE", "/me/devices/{id}", None),
     ("GET", "/me/care-team", None),
-    ("POST", "/patients/{id}/activation-code", None),
-    ("GET", "/patients/{id}/response", None),
-    ("GET", "/patients/{id}/response", "cutoff"),
-    ("GET", "/studies/{code}/efficacy", None),
-    ("GET", "/studies/{code}/efficacy", "cutoff"),
-    ("GET", "/studies/{code}/efficacy", "regimen"),
-    ("GET", "/studies/{code}/safety", None),
-    ("GET", "/studies/{code}/safety", "cutoff"),
-    ("GET", "/studies/{code}/safety", "regimen"),
-    ("GET", "/studies/{code}/exports/adtte.csv", "cutoff"),
-    ("GET", "/studies/{code}/exports/adrs.csv", None),
-    ("GET", "/studies/{code}/exports/adrs.csv", "cutoff"),
-    ("GET", "/studies/{code}/exports/adae-summary.csv", None),
-    ("GET", "/studies/{code}/exports/adae-summary.csv", "cutoff"),
-    ("GET", "/studies/{code}/exports/subject-visits.csv", "cutoff"),
 }
 # Parameters the contract's prose names on a route whose table row does not list them.
 ALSO_DOCUMENTED = {("GET", "/patients/{id}/calendar", "updated_since")}
