@@ -200,9 +200,22 @@ def site_filter(principal: Principal, site_column, study_column):
 
 def can_see_patient(principal: Principal, patient) -> bool:
     """A patient their own record; staff by site (nurse) or study (coordinator); admins all."""
+    return can_see_patient_at(principal, patient.id, patient.site_id, patient.site.study_id)
+
+
+def can_see_patient_at(principal: Principal, patient_id: uuid.UUID, site_id: uuid.UUID,
+                       study_id: uuid.UUID) -> bool:
+    """`can_see_patient` from ids alone (`study_id`: the study of the patient's site), for
+    reads that decide scope without loading the patient."""
     if principal.role == "patient":
-        return principal.patient_id == patient.id
-    return can_see_site(principal, patient.site)
+        return principal.patient_id == patient_id
+    if principal.is_admin:
+        return True
+    if principal.role == "coordinator":
+        return study_id in principal.study_ids
+    if principal.role == "nurse":
+        return site_id in principal.site_ids
+    return False
 
 
 def visible_patient(principal: Principal, raw_id: "str | uuid.UUID"):

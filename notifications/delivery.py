@@ -58,7 +58,7 @@ from notifications.channels import (
     TransientDeliveryError,
 )
 from notifications.messages import MessageCatalogError, render, resolve_locale
-from schedules.reminders import message_params, parse_policy
+from schedules.reminders import message_key, message_params, parse_policy
 
 log = logging.getLogger(__name__)
 
@@ -180,7 +180,7 @@ def deliver_reminder_batch(claim_id: uuid.UUID, reminder_ids: Sequence[uuid.UUID
         sa.select(Reminder.id, Reminder.status, Reminder.claim_id, Reminder.rule, Reminder.audience,
                   Reminder.target_date, Reminder.attempts, Reminder.patient_id, Reminder.event_id,
                   Event.kind, Event.status.label("event_status"), Event.target_date.label("event_target"),
-                  Event.window_end, Patient.locale, Patient.phone, Patient.email, Patient.subject_id,
+                  Event.window_end, Event.appointment_time, Patient.locale, Patient.phone, Patient.email, Patient.subject_id,
                   Patient.site_id, Patient.study_id)
         .join(Event, Event.id == Reminder.event_id).join(Patient, Patient.id == Reminder.patient_id)
         .where(Reminder.id.in_(list(reminder_ids))).order_by(Reminder.send_at, Reminder.id)).all()
@@ -202,12 +202,12 @@ def deliver_reminder_batch(claim_id: uuid.UUID, reminder_ids: Sequence[uuid.UUID
                 status="cancelled", lease_until=None, updated_at=now))
             outcome.cancelled += result.rowcount or 0
             continue
-        params = message_params(rule, row.kind, row.target_date, row.window_end, policy)
+        params = message_params(rule, row.kind, row.target_date, row.window_end, policy, row.appointment_time)
         if row.audience == "staff":
             _staff_task(tx, row, rule, claim_id, params, now, outcome)
             continue
         try:
-            text = render(rule.message_key, row.locale, **params)
+            text = render(message_key(rule, row.appointment_time), row.locale, **params)
         except MessageCatalogError as error:
             result = tx.run(sa.update(Reminder).where(*_mine(row.id, claim_id)).values(
                 status="failed", last_error=f"message: {error}", attempts=Reminder.attempts + 1, updated_at=now))

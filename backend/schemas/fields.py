@@ -19,3 +19,14 @@ class UtcDateTime(ma.fields.AwareDateTime):
 
     def _deserialize(self, value, attr, data, **kwargs) -> datetime:
         return super()._deserialize(value, attr, data, **kwargs).astimezone(timezone.utc)
+
+
+def no_nul(value: str) -> None:
+    """Refuse NUL characters (PostgreSQL text cannot hold them; no legitimate input has one)."""
+    if "\x00" in value:
+        raise ma.ValidationError("Must not contain NUL characters.")
+
+
+def bounded_text(max_length: int, **kwargs) -> ma.fields.String:
+    """A string of 1..max_length characters without NUL."""
+    return ma.fields.String(validate=[ma.validate.Length(min=1, max=max_length), no_nul], **kwargs)

@@ -644,6 +644,8 @@ def _reschedule(patient: Patient, event: Event, data: Mapping[str, Any]) -> None
     event.target_date = target
     event.flags = sorted((set(event.flags or ()) - {"clinic_closed"}) | {"rescheduled"})
     event.reason = data["reason"]
+    if not data.get("keep_appointment", True):  # a booking moves with the visit unless the nurse clears it
+        event.appointment_time, event.appointment_location = None, None
 
 
 def _row_of(event: Event) -> EventRow:
@@ -651,9 +653,9 @@ def _row_of(event: Event) -> EventRow:
 
 
 def record_event(principal: Principal, patient: Patient, event_id: str, data: Mapping[str, Any],
-                 if_match: str | None) -> None:
+                 if_match: str | None) -> list[uuid.UUID]:
     """Record a visit's outcome, or reschedule a planned visit, then re-plan the future; one
-    transaction, audited with the reason. Commits."""
+    transaction, audited with the reason. Commits; returns the ids of every event changed."""
     event_uuid = parse_id(event_id, "event")
     expected = parse_if_match(if_match)
     session = db.session
@@ -675,8 +677,9 @@ def record_event(principal: Principal, patient: Patient, event_id: str, data: Ma
         else:
             _record_status(patient, event, data)
         session.flush()
-        replan_patient(patient, site_today(patient), data.get("reason"), also=[_row_of(event)])
+        touched = replan_patient(patient, site_today(patient), data.get("reason"), also=[_row_of(event)])
         session.commit()
+        return list(dict.fromkeys(row.id for row in touched))
     except StaleDataError:
         session.rollback()
         raise Conflict("The event was changed by someone else; reload the calendar.", reason="stale_version") from None
@@ -723,8 +726,9 @@ def patient_for_feed(token: str) -> Patient:
 def render_ics(patient: Patient) -> bytes:
     """The patient's clinic visits, scans and surveys as an iCalendar (RFC 5545) feed.
 
-    All-day events on the target date; UID = event id (stable across re-plans); SEQUENCE = the
-    event's version; cancelled events stay in the feed as STATUS:CANCELLED so subscribed phones
+    All-day events on the target date, or timed in the site's zone (TZID, with its VTIMEZONE) when
+    the visit is booked (an hour long, at the booked location); UID = event id (stable across
+    re-plans); SEQUENCE = the event's version; cancelled events stay in the feed as STATUS:CANCELLED so subscribed phones
     remove them. Dosing-diary days are left out (one a day would flood a phone calendar; the app
     keeps the diary). Summaries are neutral (`ICS_SUMMARIES`).
     """
@@ -742,6 +746,10 @@ def render_ics(patient: Patient) -> bytes:
     feed.add("x-wr-timezone", patient.effective_timezone)
     feed.add("refresh-interval", timedelta(hours=6), parameters={"VALUE": "DURATION"})
     feed.add("x-published-ttl", "PT6H")
+    booked = {event_id: (at, location) for event_id, at, location in db.session.execute(
+        sa.select(Event.id, Event.appointment_time, Event.appointment_location)
+        .where(Event.patient_id == patient.id, Event.appointment_time.is_not(None)))}
+    site_zone = ZoneInfo(patient.site.timezone)
     for row in sorted(stored_events(patient.id), key=_sort_key):
         if row.kind not in summaries:
             continue
@@ -749,11 +757,21 @@ def render_ics(patient: Patient) -> bytes:
         item.add("uid", f"{row.id}@cadence")
         item.add("dtstamp", row.updated_at)
         item.add("last-modified", row.updated_at)
-        item.add("dtstart", row.target_date)
-        item.add("dtend", row.target_date + timedelta(days=1))
+        if row.id in booked:
+            at, location = booked[row.id]
+            start = datetime.combine(row.target_date, at, tzinfo=site_zone)
+            item.add("dtstart", start)
+            item.add("dtend", start + timedelta(hours=1))
+            if location:
+                item.add("location", location)
+        else:
+            item.add("dtstart", row.target_date)
+            item.add("dtend", row.target_date + timedelta(days=1))
         item.add("summary", summaries[row.kind])
         item.add("sequence", row.version)
         item.add("status", "CANCELLED" if row.status == "cancelled" else "CONFIRMED")
         item.add("transp", "TRANSPARENT")
         feed.add_component(item)
+    if booked:
+        feed.add_missing_timezones()
     return feed.to_ical()
