@@ -123,11 +123,16 @@ class RetryPolicy:
 
 class _Tx:
     """Core statements on the session's connection (no unit-of-work work per row: batches are hot),
-    with delivery attempts buffered and written just before the next commit."""
+    with delivery attempts buffered and written just before the next commit.
+
+    On PostgreSQL the per-row hot path (`start_sending`, and the `sent` marks `defer`red to it) goes
+    to the driver connection the session holds in one pipeline: the previous row's `sent` and its
+    attempts, this row's `queued → sending`, and an asynchronous COMMIT cost one round trip."""
 
     def __init__(self, session) -> None:
         self.session = session
         self.attempts: list[dict[str, Any]] = []
+        self.deferred: list[tuple[str, dict[str, Any]]] = []
 
     def run(self, statement, params: dict[str, Any] | None = None):
         return self.session.connection().execute(statement, params)
@@ -138,20 +143,69 @@ class _Tx:
                               "channel": channel, "outcome": outcome, "provider_message_id": provider_message_id,
                               "error": (error or None) and error[:2000]})
 
-    def commit(self, *, durable: bool = True) -> None:
-        """Commit; `durable=False` commits asynchronously (`synchronous_commit = off` for this
-        transaction): as durable as a synchronous commit against a worker crash, not waiting for the
-        WAL flush (see "Batching" in the module docstring)."""
+    def _driver(self):
         connection = self.session.connection()
+        return connection.connection.driver_connection if connection.dialect.name == "postgresql" else None
+
+    def defer(self, sql: str, params: dict[str, Any], fallback, fallback_params: dict[str, Any]) -> None:
+        """Run `sql` with the next commit (PostgreSQL), or `fallback` now elsewhere."""
+        if self._driver() is None:
+            self.run(fallback, fallback_params)
+        else:
+            self.deferred.append((sql, params))
+
+    def _pipeline_pending(self, driver) -> None:
+        for sql, params in self.deferred:
+            driver.execute(sql, params)
         if self.attempts:
-            connection.execute(sa.insert(DeliveryAttempt.__table__), self.attempts)
+            driver.cursor().executemany(_INSERT_ATTEMPT_SQL, self.attempts)
+        self.deferred, self.attempts = [], []
+
+    def start_sending(self, params: dict[str, Any]) -> bool:
+        """`queued → sending` for one row of this claim while its event is still due, committed
+        (with everything pending) before the provider sees the message; True when this job won it."""
+        driver = self._driver()
+        if driver is None:
+            result = self.run(_start_sending(), params)
+            self.commit()
+            return bool(result.rowcount)
+        self.session.flush()
+        with driver.pipeline():
+            self._pipeline_pending(driver)
+            cursor = driver.execute(_START_SENDING_SQL, params)
+            # Asynchronous: see "Batching" in the module docstring; the batch ends with a durable commit.
+            driver.execute("SET LOCAL synchronous_commit TO off")
+            driver.commit()
+        return cursor.rowcount == 1
+
+    def commit(self) -> None:
+        """A durable commit of everything pending."""
+        driver = self._driver()
+        if driver is not None and (self.deferred or self.attempts):
+            self.session.flush()
+            with driver.pipeline():
+                self._pipeline_pending(driver)
+        elif self.attempts:
+            self.session.connection().execute(sa.insert(DeliveryAttempt.__table__), self.attempts)
             self.attempts = []
-        if not durable and connection.dialect.name == "postgresql":
-            connection.execute(_ASYNC_COMMIT)
         self.session.commit()
 
 
-_ASYNC_COMMIT = sa.text("SET LOCAL synchronous_commit TO off")
+_INSERT_ATTEMPT_SQL = """
+INSERT INTO delivery_attempts (reminder_id, staff_notification_id, at, channel, outcome, provider_message_id, error)
+VALUES (%(reminder_id)s, %(staff_notification_id)s, %(at)s, %(channel)s, %(outcome)s, %(provider_message_id)s,
+        %(error)s)"""
+_START_SENDING_SQL = """
+UPDATE reminders SET status = 'sending', lease_until = %(p_lease)s, attempts = reminders.attempts + 1,
+       channel = %(p_channel)s, updated_at = %(p_now)s
+WHERE reminders.id = %(p_id)s AND reminders.status = 'queued' AND reminders.claim_id = %(p_claim)s
+  AND EXISTS (SELECT 1 FROM events WHERE events.id = reminders.event_id AND events.status = ANY(%(p_active)s)
+              AND events.target_date = reminders.target_date)"""
+_MARK_SENT_SQL = """
+UPDATE reminders SET status = CASE WHEN reminders.status = 'sending' THEN 'sent' ELSE reminders.status END,
+       channel = %(p_channel)s, sent_at = %(p_now)s, provider_message_id = %(p_provider_id)s, last_error = NULL,
+       lease_until = NULL, updated_at = %(p_now)s
+WHERE reminders.id = %(p_id)s"""
 
 
 # --- patient reminders -------------------------------------------------------------------------------
@@ -233,12 +287,10 @@ def deliver_reminder_batch(claim_id: uuid.UUID, reminder_ids: Sequence[uuid.UUID
                 outcome.failed += 1
             continue
         routes = _patient_routes(row, devices.get(row.patient_id, []), available)
-        result = tx.run(_start_sending(), {"p_id": row.id, "p_claim": claim_id, "p_active": sorted(rule.active_statuses),
-                                           "p_lease": now + lease, "p_channel": routes[0].channel, "p_now": now})
-        # Committed before the provider sees anything (this commit also settles the previous row);
-        # asynchronously: see "Batching" in the module docstring. The batch ends with a durable commit.
-        tx.commit(durable=False)
-        if not result.rowcount:
+        won = tx.start_sending({"p_id": row.id, "p_claim": claim_id, "p_active": sorted(rule.active_statuses),
+                                "p_lease": now + lease, "p_channel": routes[0].channel, "p_now": now})
+        # Committed before the provider sees anything (this commit also settles the previous row).
+        if not won:
             outcome.skipped += 1
             continue
         message_data = {"reminder_id": str(row.id), "event_id": str(row.event_id)}
@@ -290,7 +342,6 @@ def _send_patient_message(tx: _Tx, row, routes: list[Route], devices: list[Any],
                           retry: RetryPolicy, last_try: bool, outcome: BatchOutcome,
                           clock: Callable[[], datetime]) -> None:
     channels = configured_channels()
-    sending = (Reminder.id == row.id, Reminder.status == "sending")
     attempts = row.attempts + 1
     for route in routes:
         message = Message(recipient=route.recipient, title=text.title, body=text.body, data=data,
@@ -310,20 +361,20 @@ def _send_patient_message(tx: _Tx, row, routes: list[Route], devices: list[Any],
             detail = str(error) + (f" (retry after {error.retry_after:g}s)" if error.retry_after else "")
             tx.record(reminder_id=row.id, channel=route.channel, outcome="transient", at=now, error=detail)
             if retry.is_last(attempts, last_try):
-                tx.run(sa.update(Reminder).where(*sending).values(
+                tx.run(sa.update(Reminder).where(*_sending(row.id)).values(
                     status="failed", last_error=f"gave up after {attempts} attempt(s): {detail}", lease_until=None,
                     updated_at=now))
                 outcome.failed += 1
                 outcome.gave_up.append(str(row.id))
             else:
-                tx.run(sa.update(Reminder).where(*sending).values(
+                tx.run(sa.update(Reminder).where(*_sending(row.id)).values(
                     status="queued", last_error=detail, lease_until=retry.next_lease(attempts, now), updated_at=now))
                 outcome.retrying.append(str(row.id))
             return
         except PermanentDeliveryError as error:
             now = clock()
             tx.record(reminder_id=row.id, channel=route.channel, outcome="permanent", at=now, error=str(error))
-            tx.run(sa.update(Reminder).where(*sending).values(
+            tx.run(sa.update(Reminder).where(*_sending(row.id)).values(
                 status="failed", channel=route.channel, last_error=str(error)[:2000], lease_until=None,
                 updated_at=now))
             outcome.failed += 1
@@ -331,17 +382,21 @@ def _send_patient_message(tx: _Tx, row, routes: list[Route], devices: list[Any],
         now = clock()
         tx.record(reminder_id=row.id, channel=route.channel, outcome="sent", at=now,
                 provider_message_id=result.provider_message_id)
-        tx.run(_mark_sent(), {"p_id": row.id, "p_channel": route.channel, "p_now": now,
-                              "p_provider_id": result.provider_message_id})
+        sent = {"p_id": row.id, "p_channel": route.channel, "p_now": now, "p_provider_id": result.provider_message_id}
+        tx.defer(_MARK_SENT_SQL, sent, _mark_sent(), sent)
         outcome.sent += 1
         return
     now = clock()
     tx.record(reminder_id=row.id, channel=routes[-1].channel, outcome="no_route", at=now,
             error="every push token is gone and no phone or e-mail is known")
-    tx.run(sa.update(Reminder).where(*sending).values(
+    tx.run(sa.update(Reminder).where(*_sending(row.id)).values(
         status="failed", last_error="recipient gone: no other route to the patient", lease_until=None,
         updated_at=now))
     outcome.failed += 1
+
+
+def _sending(reminder_id: uuid.UUID) -> tuple:
+    return Reminder.id == reminder_id, Reminder.status == "sending"
 
 
 def _mine(reminder_id: uuid.UUID, claim_id: uuid.UUID) -> tuple:
