@@ -178,6 +178,8 @@ def load(url: str, headers: dict, seconds: float, connections: int, expect: int,
         out = subprocess.run(args, capture_output=True, text=True, timeout=seconds + 60).stdout
         match = re.search(r"BENCH (\d+) ([\d.]+) (\d+) (\d+) (\d+)", out)
         requests, duration, p50, p95, errors = match.groups()
+        if int(requests) == 0:  # nothing finished within the run (or wrk's timeout)
+            return {"rps": 0.0, "p50": float("inf"), "p95": float("inf"), "errors": int(errors)}
         return {"rps": int(requests) / float(duration), "p50": int(p50) / 1000, "p95": int(p95) / 1000,
                 "errors": int(errors)}
     return python_load(url, headers, seconds, min(connections, 16), expect)

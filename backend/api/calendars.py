@@ -44,7 +44,7 @@ def _calendar_response(principal: Principal, patient_id, query, if_none_match) -
     """The calendar in the caller's audience shape (backend.services.calendar_reads dumps exactly what
     CalendarSchema / PatientCalendarSchema describe), with its ETag; 304 when the client's is current."""
     body, etag = calendar_reads.conditional_calendar(principal, patient_id, _audience(principal), query, if_none_match)
-    response = Response(status=304) if body is None else current_app.json.response(body)
+    response = Response(status=304) if body is None else Response(body + "\n", mimetype="application/json")
     response.headers["ETag"] = etag
     response.headers["Cache-Control"] = "private, no-cache"
     return response

@@ -141,22 +141,23 @@ def calendar_body(head: Head, events: list[EventView], as_of: datetime) -> dict[
 
 
 def conditional_calendar(principal: Principal, raw_id: str, audience: str, query: Mapping[str, Any],
-                         if_none_match: str | None) -> tuple[dict[str, Any] | None, str]:
-    """(JSON-ready calendar, etag), or (None, etag) when the client's copy is current (answer 304).
+                         if_none_match: str | None) -> tuple[str | None, str]:
+    """(the calendar as JSON text, etag), or (None, etag) when the client's copy is current (304).
 
     The 304 path is one indexed read; a full answer re-reads the head under a share lock of the
     patient row (so a writer in flight is waited for, and `as_of` is noted after it), then the
     events, and dumps them with :func:`dump_calendar`."""
-    now = utcnow()
-    head = calendar_head(principal, raw_id)
-    etag = calendar_etag(head, audience, query, now)
-    if etag_matches(if_none_match, etag):
-        return None, etag
-    head = calendar_head(principal, head.patient_id, lock=True)
+    if if_none_match:
+        head = calendar_head(principal, raw_id)
+        etag = calendar_etag(head, audience, query, utcnow())
+        if etag_matches(if_none_match, etag):
+            return None, etag
+        raw_id = head.patient_id
+    head = calendar_head(principal, raw_id, lock=True)
     as_of = utcnow()
     etag = calendar_etag(head, audience, query, as_of)
     body = calendar_body(head, load_events(head.patient_id, query), as_of)
-    return dump_calendar(body, staff=audience == "staff"), etag
+    return encode_calendar(body, staff=audience == "staff", calendar_version=head.version), etag
 
 
 # -- the dump -------------------------------------------------------------------------------------
@@ -210,3 +211,37 @@ def changed_events(principal: Principal, patient_id: uuid.UUID, audience: str,
     as_of = utcnow()
     return dump_calendar(calendar_body(head, events_by_id(head.patient_id, event_ids), as_of),
                          staff=audience == "staff")
+
+
+class _Fragments:
+    """Each event's JSON text, kept per (patient's calendar version, event id, event version,
+    updated_at, audience): any change to a patient's events moves the calendar version (triggers),
+    so a changed event never matches an old text. Bounded; cleared when full. Repeated reads of an
+    unchanged calendar (several devices, staff pages, a stale If-None-Match) encode nothing."""
+
+    texts: dict[tuple, str] = {}
+    LIMIT = 200_000
+
+    @classmethod
+    def of(cls, calendar_version: int, e: EventView, staff: bool, agents_cache: dict) -> str:
+        key = (calendar_version, e.id, e.version, e.updated_at, staff)
+        text = cls.texts.get(key)
+        if text is None:
+            if len(cls.texts) >= cls.LIMIT:
+                cls.texts.clear()
+            text = cls.texts[key] = _encode(dump_event(e, staff=staff, agents_cache=agents_cache))
+        return text
+
+
+def _encode(value: Any) -> str:
+    """Flask's JSON provider's output for the same value (ASCII, compact)."""
+    return json.dumps(value, separators=(",", ":"))
+
+
+def encode_calendar(body: Mapping[str, Any], *, staff: bool, calendar_version: int) -> str:
+    """`dump_calendar` as JSON text, the events' texts from `_Fragments` (`calendar_version`: the
+    version the events were read at)."""
+    agents_cache: dict[int, list[dict[str, Any]]] = {}
+    events = ",".join(_Fragments.of(calendar_version, e, staff, agents_cache) for e in body["events"])
+    return (f'{{"patient_id":{_encode(body["patient_id"])},"as_of":{_encode(_instant(body["as_of"]))},'
+            f'"events":[{events}]}}')

@@ -14,7 +14,7 @@ from backend.extensions import db
 from backend.models import CalendarVersion, Event
 from backend.schemas.calendars import CalendarSchema, PatientCalendarSchema
 from backend.services import calendar_reads
-from backend.services.calendar_reads import calendar_body, dump_calendar, load_events
+from backend.services.calendar_reads import calendar_body, dump_calendar, encode_calendar, load_events
 from tests.factories import SiteFactory, UserFactory, staff_for
 from tests.factories_patients import enrol, events_by_key, site_today
 
@@ -113,6 +113,8 @@ def test_the_fast_dump_is_exactly_what_the_schema_dumps(client, auth, site, nurs
     fast = dump_calendar(body, staff=staff)
     assert fast == schema().dump(body)
     assert json.dumps(fast) == json.dumps(schema().dump(body))  # the same keys in the same order
+    for _ in range(2):  # the JSON text the API sends, first encoded, then from the per-event cache
+        assert encode_calendar(body, staff=staff, calendar_version=head.version) == json.dumps(schema().dump(body), separators=(",", ":"))
     kinds = {e["kind"] for e in fast["events"]}
     assert kinds == {"dose", "dosing_diary", "tumor_assessment", "symptom_survey"}
     assert any(e["appointment"] == {"time": "08:05", "location": "Imaging, 2nd floor"} for e in fast["events"])
