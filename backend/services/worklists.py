@@ -14,9 +14,9 @@ Kinds and priorities (only patients still on study, i.e. on treatment or in foll
    With no deadline left the scan is due today.
 3. ``assessment_window_closing`` — a tumour-assessment window closes within 7 days and no scan is
    booked or done. *Done* means an adequate assessment attends the visit (an NE scan does not).
-   *Booked* is kept simple until the calendar records appointments: a tumour_assessment event
-   whose target date lies in the window is booked when it is completed or carries the flag
-   ``"booked"``. When the window is also the patient's PFS protect deadline the
+   *Booked*: a tumour_assessment event whose target date lies in the window is booked when it
+   is completed, has an appointment (a time booked through the calendar), or carries the older
+   flag ``"booked"``. When the window is also the patient's PFS protect deadline the
    ``pfs_at_risk`` row already says it, so no second row is made.
 4. ``visit_overdue`` — a dosing visit or tumour assessment still ``planned`` after its window
    closed (nothing recorded).
@@ -74,11 +74,12 @@ def _booked_scans(patient_ids: list) -> dict[Any, list[date]]:
     booked: dict[Any, list[date]] = defaultdict(list)
     if not patient_ids:
         return booked
-    events = db.session.execute(sa.select(Event.patient_id, Event.target_date, Event.status, Event.flags).where(
+    events = db.session.execute(sa.select(Event.patient_id, Event.target_date, Event.status, Event.flags,
+                                          Event.appointment_time).where(
         Event.patient_id.in_(patient_ids), Event.kind == "tumor_assessment",
         Event.status.in_(("planned", "completed"))))
     for event in events:
-        if event.status == "completed" or "booked" in (event.flags or ()):
+        if event.status == "completed" or event.appointment_time is not None or "booked" in (event.flags or ()):
             booked[event.patient_id].append(event.target_date)
     return booked
 

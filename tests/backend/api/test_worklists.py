@@ -90,6 +90,15 @@ def test_a_completed_scan_event_counts_as_done_for_the_window(client, auth, site
     assert worklist(client, auth, nurse) == []
 
 
+def test_a_scan_with_a_booked_appointment_is_not_a_window_to_book(client, auth, site, nurse):
+    from datetime import time
+
+    patient = scans(PatientFactory(site=site, subject_id="P-APPT", first_dose_date=date(2025, 2, 25)))
+    assessment_event(patient, 1, target_date=date(2025, 4, 12), appointment_time=time(9, 30))
+    kinds = [r["kind"] for r in worklist(client, auth, nurse) if r["subject_id"] == "P-APPT"]
+    assert "assessment_window_closing" not in kinds and kinds == ["visit_due"]
+
+
 def test_two_missed_visits_leave_no_deadline_the_scan_is_due_now(client, auth, site, nurse):
     scans(PatientFactory(site=site, first_dose_date=date(2025, 1, 6)), (date(2025, 2, 17), "SD"))
     (row,) = worklist(client, auth, nurse, day="2025-05-20")
