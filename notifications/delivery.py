@@ -24,6 +24,15 @@ reminder.
   harmless, a lost safety escalation is not. Their rows stay `queued` until the outcome is committed,
   so a crash in mid-send resends them when the lease runs out.
 
+Batching: the rows of a job are read, checked and rendered together (rows whose event is no longer
+due are cancelled in one set-based UPDATE … RETURNING), and each row's `queued → sending` is committed in
+one pipelined round trip with the previous row's `sent` mark and its attempt (notifications/delivery_tx.py).
+That per-row commit is asynchronous (`synchronous_commit = off` for that transaction only): once PostgreSQL
+has it, a worker crash cannot undo it, so the guarantees above hold against dead workers exactly as with a
+synchronous commit; only a crash of the database server itself within about wal_writer_delay of a send
+could lose marks, and a reminder sent in that window could be sent again. The job ends with a durable
+commit.
+
 Failures: a transient provider error puts the row back to `queued` (lease extended past the retry
 delay) and the batch job raises `RetryLater`, so RQ retries the batch with back-off; rows already sent
 are skipped on the retry. At the last attempt (RQ has no retries left, or the row has used all of
@@ -33,7 +42,6 @@ e-mail) is tried; with none left the row fails.
 """
 from __future__ import annotations
 
-import functools
 import logging
 import re
 import uuid
@@ -46,7 +54,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from backend.extensions import db
-from backend.models import DeliveryAttempt, Device, Event, Patient, Reminder, Site, StaffNotification, Study, User
+from backend.models import Device, Event, Patient, Reminder, Site, StaffNotification, Study, User
 from backend.models.base import utcnow
 from backend.services.devices import retire_device
 from backend.services.notifications import notify_site_staff, site_staff
@@ -57,6 +65,7 @@ from notifications.channels import (
     RecipientGone,
     TransientDeliveryError,
 )
+from notifications.delivery_tx import MARK_SENT_SQL, DeliveryTx, mark_sent_statement
 from notifications.messages import MessageCatalogError, render, resolve_locale
 from schedules.reminders import message_key, message_params, parse_policy
 
@@ -121,122 +130,13 @@ class RetryPolicy:
         return now + timedelta(seconds=delay + (self.lease_seconds if self.queued_by_rq else 0))
 
 
-class _Tx:
-    """Core statements on the session's connection (no unit-of-work work per row: batches are hot),
-    with delivery attempts buffered and written just before the next commit.
-
-    On PostgreSQL the per-row hot path (`start_sending`, and the `sent` marks `defer`red to it) goes
-    to the driver connection the session holds in one pipeline: the previous row's `sent` and its
-    attempts, this row's `queued → sending`, and an asynchronous COMMIT cost one round trip."""
-
-    def __init__(self, session) -> None:
-        self.session = session
-        self.attempts: list[dict[str, Any]] = []
-        self.deferred: list[tuple[str, dict[str, Any]]] = []
-
-    def run(self, statement, params: dict[str, Any] | None = None):
-        return self.session.connection().execute(statement, params)
-
-    def record(self, *, reminder_id=None, staff_notification_id=None, channel: str, outcome: str, at: datetime,
-               provider_message_id: str | None = None, error: str | None = None) -> None:
-        self.attempts.append({"reminder_id": reminder_id, "staff_notification_id": staff_notification_id, "at": at,
-                              "channel": channel, "outcome": outcome, "provider_message_id": provider_message_id,
-                              "error": (error or None) and error[:2000]})
-
-    def _driver(self):
-        connection = self.session.connection()
-        return connection.connection.driver_connection if connection.dialect.name == "postgresql" else None
-
-    def defer(self, sql: str, params: dict[str, Any], fallback, fallback_params: dict[str, Any]) -> None:
-        """Run `sql` with the next commit (PostgreSQL), or `fallback` now elsewhere."""
-        if self._driver() is None:
-            self.run(fallback, fallback_params)
-        else:
-            self.deferred.append((sql, params))
-
-    def _pipeline_pending(self, driver) -> None:
-        for sql, params in self.deferred:
-            driver.execute(sql, params)
-        if self.attempts:
-            driver.cursor().executemany(_INSERT_ATTEMPT_SQL, self.attempts)
-        self.deferred, self.attempts = [], []
-
-    def start_sending(self, params: dict[str, Any]) -> bool:
-        """`queued → sending` for one row of this claim while its event is still due, committed
-        (with everything pending) before the provider sees the message; True when this job won it."""
-        driver = self._driver()
-        if driver is None:
-            result = self.run(_start_sending(), params)
-            self.commit()
-            return bool(result.rowcount)
-        self.session.flush()
-        with driver.pipeline():
-            self._pipeline_pending(driver)
-            cursor = driver.execute(_START_SENDING_SQL, params)
-            # Asynchronous: see "Batching" in the module docstring; the batch ends with a durable commit.
-            driver.execute("SET LOCAL synchronous_commit TO off")
-            driver.commit()
-        return cursor.rowcount == 1
-
-    def commit(self) -> None:
-        """A durable commit of everything pending."""
-        driver = self._driver()
-        if driver is not None and (self.deferred or self.attempts):
-            self.session.flush()
-            with driver.pipeline():
-                self._pipeline_pending(driver)
-        elif self.attempts:
-            self.session.connection().execute(sa.insert(DeliveryAttempt.__table__), self.attempts)
-            self.attempts = []
-        self.session.commit()
-
-
-_INSERT_ATTEMPT_SQL = """
-INSERT INTO delivery_attempts (reminder_id, staff_notification_id, at, channel, outcome, provider_message_id, error)
-VALUES (%(reminder_id)s, %(staff_notification_id)s, %(at)s, %(channel)s, %(outcome)s, %(provider_message_id)s,
-        %(error)s)"""
-_START_SENDING_SQL = """
-UPDATE reminders SET status = 'sending', lease_until = %(p_lease)s, attempts = reminders.attempts + 1,
-       channel = %(p_channel)s, updated_at = %(p_now)s
-WHERE reminders.id = %(p_id)s AND reminders.status = 'queued' AND reminders.claim_id = %(p_claim)s
-  AND EXISTS (SELECT 1 FROM events WHERE events.id = reminders.event_id AND events.status = ANY(%(p_active)s)
-              AND events.target_date = reminders.target_date)"""
-_MARK_SENT_SQL = """
-UPDATE reminders SET status = CASE WHEN reminders.status = 'sending' THEN 'sent' ELSE reminders.status END,
-       channel = %(p_channel)s, sent_at = %(p_now)s, provider_message_id = %(p_provider_id)s, last_error = NULL,
-       lease_until = NULL, updated_at = %(p_now)s
-WHERE reminders.id = %(p_id)s"""
-
-
 # --- patient reminders -------------------------------------------------------------------------------
-@functools.cache
-def _start_sending():
-    """queued → sending, only under this claim and while the event is still due (built once: hot path)."""
-    r, e = Reminder.__table__, Event.__table__
-    return sa.update(r).where(
-        r.c.id == sa.bindparam("p_id"), r.c.status == "queued", r.c.claim_id == sa.bindparam("p_claim"),
-        sa.exists().where(e.c.id == r.c.event_id, e.c.status.in_(sa.bindparam("p_active", expanding=True)),
-                          e.c.target_date == r.c.target_date),
-    ).values(status="sending", lease_until=sa.bindparam("p_lease"), attempts=r.c.attempts + 1,
-             channel=sa.bindparam("p_channel"), updated_at=sa.bindparam("p_now"))
-
-
-@functools.cache
-def _mark_sent():
-    """sending → sent; a device receipt that got there first (`delivered`) is kept."""
-    r = Reminder.__table__
-    return sa.update(r).where(r.c.id == sa.bindparam("p_id")).values(
-        status=sa.case((r.c.status == "sending", "sent"), else_=r.c.status), channel=sa.bindparam("p_channel"),
-        sent_at=sa.bindparam("p_now"), provider_message_id=sa.bindparam("p_provider_id"), last_error=None,
-        lease_until=None, updated_at=sa.bindparam("p_now"))
-
-
 def deliver_reminder_batch(claim_id: uuid.UUID, reminder_ids: Sequence[uuid.UUID], *, retry: RetryPolicy,
                            last_try: bool = False, clock: Callable[[], datetime] = utcnow) -> BatchOutcome:
     """Send the reminders of one claim (see the module docstring for the guarantees). `clock` gives
     the instants recorded (the in-process dispatcher passes its own `now`)."""
     session = db.session
-    tx = _Tx(session)
+    tx = DeliveryTx(session)
     outcome = BatchOutcome()
     lease = timedelta(seconds=retry.lease_seconds)
     rows = session.execute(
@@ -338,7 +238,7 @@ def _patient_routes(row, devices: list[Any], available: set[str]) -> list[Route]
     return routes
 
 
-def _send_patient_message(tx: _Tx, row, routes: list[Route], devices: list[Any], text, data: dict[str, str],
+def _send_patient_message(tx: DeliveryTx, row, routes: list[Route], devices: list[Any], text, data: dict[str, str],
                           retry: RetryPolicy, last_try: bool, outcome: BatchOutcome,
                           clock: Callable[[], datetime]) -> None:
     channels = configured_channels()
@@ -383,7 +283,7 @@ def _send_patient_message(tx: _Tx, row, routes: list[Route], devices: list[Any],
         tx.record(reminder_id=row.id, channel=route.channel, outcome="sent", at=now,
                 provider_message_id=result.provider_message_id)
         sent = {"p_id": row.id, "p_channel": route.channel, "p_now": now, "p_provider_id": result.provider_message_id}
-        tx.defer(_MARK_SENT_SQL, sent, _mark_sent(), sent)
+        tx.defer(MARK_SENT_SQL, sent, mark_sent_statement(), sent)
         outcome.sent += 1
         return
     now = clock()
@@ -403,7 +303,7 @@ def _mine(reminder_id: uuid.UUID, claim_id: uuid.UUID) -> tuple:
     return Reminder.id == reminder_id, Reminder.status == "queued", Reminder.claim_id == claim_id
 
 
-def _staff_task(tx: _Tx, row, rule, claim_id: uuid.UUID, params: dict[str, Any], now: datetime,
+def _staff_task(tx: DeliveryTx, row, rule, claim_id: uuid.UUID, params: dict[str, Any], now: datetime,
                 outcome: BatchOutcome) -> None:
     """The "call the patient" task: written to the staff outbox in the same transaction that marks the
     reminder sent, so it exists exactly once (the outbox's dedupe key guards re-plans too)."""
@@ -451,7 +351,7 @@ def deliver_staff_batch(claim_id: uuid.UUID, ids: Sequence[uuid.UUID], *, retry:
     """Send claimed staff outbox messages by e-mail (the log channel when the user has no address or no
     SMTP is configured). At-least-once: the outcome is committed after the send (module docstring)."""
     session = db.session
-    tx = _Tx(session)
+    tx = DeliveryTx(session)
     outcome = BatchOutcome()
     channels = configured_channels()
     rows = session.execute(

@@ -2,7 +2,7 @@ import re
 
 import marshmallow as ma
 
-from backend.schemas.fields import UtcDateTime, bounded_text, no_nul
+from backend.schemas.fields import UtcDateTime, no_nul
 
 RECORDABLE_STATUSES = ("completed", "missed", "held")
 EVENT_KINDS = ("dose", "dosing_diary", "tumor_assessment", "symptom_survey")

@@ -26,7 +26,3 @@ def no_nul(value: str) -> None:
     if "\x00" in value:
         raise ma.ValidationError("Must not contain NUL characters.")
 
-
-def bounded_text(max_length: int, **kwargs) -> ma.fields.String:
-    """A string of 1..max_length characters without NUL."""
-    return ma.fields.String(validate=[ma.validate.Length(min=1, max=max_length), no_nul], **kwargs)

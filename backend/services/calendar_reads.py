@@ -220,7 +220,7 @@ class _Fragments:
     unchanged calendar (several devices, staff pages, a stale If-None-Match) encode nothing."""
 
     texts: dict[tuple, str] = {}
-    LIMIT = 200_000
+    LIMIT = 50_000
 
     @classmethod
     def of(cls, calendar_version: int, e: EventView, staff: bool, agents_cache: dict) -> str:
