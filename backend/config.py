@@ -115,6 +115,10 @@ def load_config(environ: Mapping[str, str] | None = None, overrides: Mapping[str
         # The staff console's cookie session (backend/console/auth.py).
         "CONSOLE_SESSION_HOURS": env.get("CONSOLE_SESSION_HOURS", "12"),
         "SESSION_COOKIE_SECURE": _truthy(env.get("SESSION_COOKIE_SECURE", "0" if demo else "1")),
+        # Compressed JSON answers (flask-compress): the encodings offered, in the server's order of
+        # preference when the client accepts several, and the smallest body worth compressing.
+        "COMPRESS_ALGORITHM": env.get("COMPRESS_ALGORITHM", "gzip,br"),
+        "COMPRESS_MIN_SIZE": env.get("COMPRESS_MIN_SIZE", "1024"),
     }
     # Channel settings are passed through untouched; notifications.channels.registry documents them.
     for key, value in env.items():
@@ -141,6 +145,19 @@ def load_config(environ: Mapping[str, str] | None = None, overrides: Mapping[str
             config[name] = 0
         if config[name] < 1:
             raise ConfigurationError(f"{name} must be a positive whole number.")
+
+    config["COMPRESS_ALGORITHM"] = [name.strip() for name in str(config["COMPRESS_ALGORITHM"]).split(",")
+                                    if name.strip()]
+    unknown = set(config["COMPRESS_ALGORITHM"]) - {"gzip", "br", "deflate"}
+    if unknown:
+        raise ConfigurationError(f"COMPRESS_ALGORITHM: unknown encoding(s) {', '.join(sorted(unknown))}.")
+    try:
+        config["COMPRESS_MIN_SIZE"] = int(config["COMPRESS_MIN_SIZE"])
+    except (TypeError, ValueError):
+        raise ConfigurationError("COMPRESS_MIN_SIZE must be a whole number of bytes.") from None
+    config.setdefault("COMPRESS_MIMETYPES", ["application/json"])
+    config.setdefault("COMPRESS_LEVEL", 6)
+    config.setdefault("COMPRESS_BR_LEVEL", 4)
 
     missing = [name for name in ("SECRET_KEY", "JWT_SECRET_KEY") if not config.get(name)]
     if missing:

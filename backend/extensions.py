@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import flask_smorest
+from flask_compress import Compress
 from flask_jwt_extended import JWTManager
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -37,4 +38,5 @@ db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 jwt = JWTManager()
 api = Api()
+compress = Compress()
 limiter = Limiter(key_func=get_remote_address, default_limits=[])

@@ -24,6 +24,15 @@ reminder.
   harmless, a lost safety escalation is not. Their rows stay `queued` until the outcome is committed,
   so a crash in mid-send resends them when the lease runs out.
 
+Batching: the rows of a job are read, checked and rendered together (rows whose event is no longer
+due are cancelled in one set-based UPDATE … RETURNING), and each row's `queued → sending` is committed in
+one pipelined round trip with the previous row's `sent` mark and its attempt (notifications/delivery_tx.py).
+That per-row commit is asynchronous (`synchronous_commit = off` for that transaction only): once PostgreSQL
+has it, a worker crash cannot undo it, so the guarantees above hold against dead workers exactly as with a
+synchronous commit; only a crash of the database server itself within about wal_writer_delay of a send
+could lose marks, and a reminder sent in that window could be sent again. The job ends with a durable
+commit.
+
 Failures: a transient provider error puts the row back to `queued` (lease extended past the retry
 delay) and the batch job raises `RetryLater`, so RQ retries the batch with back-off; rows already sent
 are skipped on the retry. At the last attempt (RQ has no retries left, or the row has used all of
@@ -33,7 +42,6 @@ e-mail) is tried; with none left the row fails.
 """
 from __future__ import annotations
 
-import functools
 import logging
 import re
 import uuid
@@ -46,7 +54,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from backend.extensions import db
-from backend.models import DeliveryAttempt, Device, Event, Patient, Reminder, Site, StaffNotification, Study, User
+from backend.models import Device, Event, Patient, Reminder, Site, StaffNotification, Study, User
 from backend.models.base import utcnow
 from backend.services.devices import retire_device
 from backend.services.notifications import notify_site_staff, site_staff
@@ -57,8 +65,9 @@ from notifications.channels import (
     RecipientGone,
     TransientDeliveryError,
 )
+from notifications.delivery_tx import MARK_SENT_SQL, DeliveryTx, mark_sent_statement
 from notifications.messages import MessageCatalogError, render, resolve_locale
-from schedules.reminders import message_params, parse_policy
+from schedules.reminders import message_key, message_params, parse_policy
 
 log = logging.getLogger(__name__)
 
@@ -121,66 +130,20 @@ class RetryPolicy:
         return now + timedelta(seconds=delay + (self.lease_seconds if self.queued_by_rq else 0))
 
 
-class _Tx:
-    """Core statements on the session's connection (no unit-of-work work per row: batches are hot),
-    with delivery attempts buffered and written just before the next commit."""
-
-    def __init__(self, session) -> None:
-        self.session = session
-        self.attempts: list[dict[str, Any]] = []
-
-    def run(self, statement, params: dict[str, Any] | None = None):
-        return self.session.connection().execute(statement, params)
-
-    def record(self, *, reminder_id=None, staff_notification_id=None, channel: str, outcome: str, at: datetime,
-               provider_message_id: str | None = None, error: str | None = None) -> None:
-        self.attempts.append({"reminder_id": reminder_id, "staff_notification_id": staff_notification_id, "at": at,
-                              "channel": channel, "outcome": outcome, "provider_message_id": provider_message_id,
-                              "error": (error or None) and error[:2000]})
-
-    def commit(self) -> None:
-        if self.attempts:
-            self.session.connection().execute(sa.insert(DeliveryAttempt.__table__), self.attempts)
-            self.attempts = []
-        self.session.commit()
-
-
 # --- patient reminders -------------------------------------------------------------------------------
-@functools.cache
-def _start_sending():
-    """queued → sending, only under this claim and while the event is still due (built once: hot path)."""
-    r, e = Reminder.__table__, Event.__table__
-    return sa.update(r).where(
-        r.c.id == sa.bindparam("p_id"), r.c.status == "queued", r.c.claim_id == sa.bindparam("p_claim"),
-        sa.exists().where(e.c.id == r.c.event_id, e.c.status.in_(sa.bindparam("p_active", expanding=True)),
-                          e.c.target_date == r.c.target_date),
-    ).values(status="sending", lease_until=sa.bindparam("p_lease"), attempts=r.c.attempts + 1,
-             channel=sa.bindparam("p_channel"), updated_at=sa.bindparam("p_now"))
-
-
-@functools.cache
-def _mark_sent():
-    """sending → sent; a device receipt that got there first (`delivered`) is kept."""
-    r = Reminder.__table__
-    return sa.update(r).where(r.c.id == sa.bindparam("p_id")).values(
-        status=sa.case((r.c.status == "sending", "sent"), else_=r.c.status), channel=sa.bindparam("p_channel"),
-        sent_at=sa.bindparam("p_now"), provider_message_id=sa.bindparam("p_provider_id"), last_error=None,
-        lease_until=None, updated_at=sa.bindparam("p_now"))
-
-
 def deliver_reminder_batch(claim_id: uuid.UUID, reminder_ids: Sequence[uuid.UUID], *, retry: RetryPolicy,
                            last_try: bool = False, clock: Callable[[], datetime] = utcnow) -> BatchOutcome:
     """Send the reminders of one claim (see the module docstring for the guarantees). `clock` gives
     the instants recorded (the in-process dispatcher passes its own `now`)."""
     session = db.session
-    tx = _Tx(session)
+    tx = DeliveryTx(session)
     outcome = BatchOutcome()
     lease = timedelta(seconds=retry.lease_seconds)
     rows = session.execute(
         sa.select(Reminder.id, Reminder.status, Reminder.claim_id, Reminder.rule, Reminder.audience,
                   Reminder.target_date, Reminder.attempts, Reminder.patient_id, Reminder.event_id,
                   Event.kind, Event.status.label("event_status"), Event.target_date.label("event_target"),
-                  Event.window_end, Patient.locale, Patient.phone, Patient.email, Patient.subject_id,
+                  Event.window_end, Event.appointment_time, Patient.locale, Patient.phone, Patient.email, Patient.subject_id,
                   Patient.site_id, Patient.study_id)
         .join(Event, Event.id == Reminder.event_id).join(Patient, Patient.id == Reminder.patient_id)
         .where(Reminder.id.in_(list(reminder_ids))).order_by(Reminder.send_at, Reminder.id)).all()
@@ -189,25 +152,33 @@ def deliver_reminder_batch(claim_id: uuid.UUID, reminder_ids: Sequence[uuid.UUID
     policies: dict[uuid.UUID, Any] = {}
     available = set(configured_channels())
 
+    due, gone = [], []
     for row in rows:
         if row.status != "queued" or row.claim_id != claim_id:
             outcome.skipped += 1  # sent, cancelled or re-claimed meanwhile: not this job's to send
             continue
         policy = policies.get(row.study_id) or policies.setdefault(row.study_id, _study_policy(row.study_id))
         rule = policy.rule(row.rule) or parse_policy({}).rule(row.rule)
+        # Never a reminder for a cancelled, completed or moved event, whatever the planner missed.
+        stale = row.event_status not in rule.active_statuses or row.event_target != row.target_date
+        (gone if stale else due).append((row, policy, rule))
+    if gone:  # one set-based UPDATE … RETURNING for every row whose event is no longer due
+        result = tx.run(sa.update(Reminder).where(
+            Reminder.id.in_([row.id for row, _, _ in gone]), Reminder.status == "queued",
+            Reminder.claim_id == claim_id).values(status="cancelled", lease_until=None, updated_at=clock())
+            .returning(Reminder.id))
+        cancelled = len(result.all())
+        outcome.cancelled += cancelled
+        outcome.skipped += len(gone) - cancelled
+
+    for row, policy, rule in due:
         now = clock()
-        if row.event_status not in rule.active_statuses or row.event_target != row.target_date:
-            # Never a reminder for a cancelled, completed or moved event, whatever the planner missed.
-            result = tx.run(sa.update(Reminder).where(*_mine(row.id, claim_id)).values(
-                status="cancelled", lease_until=None, updated_at=now))
-            outcome.cancelled += result.rowcount or 0
-            continue
-        params = message_params(rule, row.kind, row.target_date, row.window_end, policy)
+        params = message_params(rule, row.kind, row.target_date, row.window_end, policy, row.appointment_time)
         if row.audience == "staff":
             _staff_task(tx, row, rule, claim_id, params, now, outcome)
             continue
         try:
-            text = render(rule.message_key, row.locale, **params)
+            text = render(message_key(rule, row.appointment_time), row.locale, **params)
         except MessageCatalogError as error:
             result = tx.run(sa.update(Reminder).where(*_mine(row.id, claim_id)).values(
                 status="failed", last_error=f"message: {error}", attempts=Reminder.attempts + 1, updated_at=now))
@@ -216,11 +187,10 @@ def deliver_reminder_batch(claim_id: uuid.UUID, reminder_ids: Sequence[uuid.UUID
                 outcome.failed += 1
             continue
         routes = _patient_routes(row, devices.get(row.patient_id, []), available)
-        result = tx.run(_start_sending(), {"p_id": row.id, "p_claim": claim_id, "p_active": sorted(rule.active_statuses),
-                                           "p_lease": now + lease, "p_channel": routes[0].channel, "p_now": now})
-        # Durable before the provider sees anything (this commit also settles the previous row).
-        tx.commit()
-        if not result.rowcount:
+        won = tx.start_sending({"p_id": row.id, "p_claim": claim_id, "p_active": sorted(rule.active_statuses),
+                                "p_lease": now + lease, "p_channel": routes[0].channel, "p_now": now})
+        # Committed before the provider sees anything (this commit also settles the previous row).
+        if not won:
             outcome.skipped += 1
             continue
         message_data = {"reminder_id": str(row.id), "event_id": str(row.event_id)}
@@ -268,11 +238,10 @@ def _patient_routes(row, devices: list[Any], available: set[str]) -> list[Route]
     return routes
 
 
-def _send_patient_message(tx: _Tx, row, routes: list[Route], devices: list[Any], text, data: dict[str, str],
+def _send_patient_message(tx: DeliveryTx, row, routes: list[Route], devices: list[Any], text, data: dict[str, str],
                           retry: RetryPolicy, last_try: bool, outcome: BatchOutcome,
                           clock: Callable[[], datetime]) -> None:
     channels = configured_channels()
-    sending = (Reminder.id == row.id, Reminder.status == "sending")
     attempts = row.attempts + 1
     for route in routes:
         message = Message(recipient=route.recipient, title=text.title, body=text.body, data=data,
@@ -292,7 +261,7 @@ def _send_patient_message(tx: _Tx, row, routes: list[Route], devices: list[Any],
             detail = str(error) + (f" (retry after {error.retry_after:g}s)" if error.retry_after else "")
             tx.record(reminder_id=row.id, channel=route.channel, outcome="transient", at=now, error=detail)
             if retry.is_last(attempts, last_try):
-                tx.run(sa.update(Reminder).where(*sending).values(
+                tx.run(sa.update(Reminder).where(*_sending(row.id)).values(
                     status="failed", last_error=f"gave up after {attempts} attempt(s): {detail}", lease_until=None,
                     updated_at=now))
                 outcome.failed += 1
@@ -301,14 +270,14 @@ def _send_patient_message(tx: _Tx, row, routes: list[Route], devices: list[Any],
                 lease_until = retry.next_lease(attempts, now)
                 if error.retry_after:  # the provider's Retry-After, when it asks for longer than our back-off
                     lease_until = max(lease_until, now + timedelta(seconds=error.retry_after))
-                tx.run(sa.update(Reminder).where(*sending).values(
+                tx.run(sa.update(Reminder).where(*_sending(row.id)).values(
                     status="queued", last_error=detail, lease_until=lease_until, updated_at=now))
                 outcome.retrying.append(str(row.id))
             return
         except PermanentDeliveryError as error:
             now = clock()
             tx.record(reminder_id=row.id, channel=route.channel, outcome="permanent", at=now, error=str(error))
-            tx.run(sa.update(Reminder).where(*sending).values(
+            tx.run(sa.update(Reminder).where(*_sending(row.id)).values(
                 status="failed", channel=route.channel, last_error=str(error)[:2000], lease_until=None,
                 updated_at=now))
             outcome.failed += 1
@@ -316,24 +285,28 @@ def _send_patient_message(tx: _Tx, row, routes: list[Route], devices: list[Any],
         now = clock()
         tx.record(reminder_id=row.id, channel=route.channel, outcome="sent", at=now,
                 provider_message_id=result.provider_message_id)
-        tx.run(_mark_sent(), {"p_id": row.id, "p_channel": route.channel, "p_now": now,
-                              "p_provider_id": result.provider_message_id})
+        sent = {"p_id": row.id, "p_channel": route.channel, "p_now": now, "p_provider_id": result.provider_message_id}
+        tx.defer(MARK_SENT_SQL, sent, mark_sent_statement(), sent)
         outcome.sent += 1
         return
     now = clock()
     tx.record(reminder_id=row.id, channel=routes[-1].channel, outcome="no_route", at=now,
             error="every push token is gone and no phone or e-mail is known")
-    tx.run(sa.update(Reminder).where(*sending).values(
+    tx.run(sa.update(Reminder).where(*_sending(row.id)).values(
         status="failed", last_error="recipient gone: no other route to the patient", lease_until=None,
         updated_at=now))
     outcome.failed += 1
+
+
+def _sending(reminder_id: uuid.UUID) -> tuple:
+    return Reminder.id == reminder_id, Reminder.status == "sending"
 
 
 def _mine(reminder_id: uuid.UUID, claim_id: uuid.UUID) -> tuple:
     return Reminder.id == reminder_id, Reminder.status == "queued", Reminder.claim_id == claim_id
 
 
-def _staff_task(tx: _Tx, row, rule, claim_id: uuid.UUID, params: dict[str, Any], now: datetime,
+def _staff_task(tx: DeliveryTx, row, rule, claim_id: uuid.UUID, params: dict[str, Any], now: datetime,
                 outcome: BatchOutcome) -> None:
     """The "call the patient" task: written to the staff outbox in the same transaction that marks the
     reminder sent, so it exists exactly once (the outbox's dedupe key guards re-plans too)."""
@@ -381,7 +354,7 @@ def deliver_staff_batch(claim_id: uuid.UUID, ids: Sequence[uuid.UUID], *, retry:
     """Send claimed staff outbox messages by e-mail (the log channel when the user has no address or no
     SMTP is configured). At-least-once: the outcome is committed after the send (module docstring)."""
     session = db.session
-    tx = _Tx(session)
+    tx = DeliveryTx(session)
     outcome = BatchOutcome()
     channels = configured_channels()
     rows = session.execute(

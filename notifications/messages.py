@@ -15,9 +15,12 @@ be shown on a lock screen, so it must never name a diagnosis, drug or study (a t
 | `reminder.dose.morning_of`            | `time`                           |
 | `reminder.assessment.days_before`     | `days`, `date` (use for days ≥ 2) |
 | `reminder.assessment.day_before`      | `date`                           |
+| `reminder.assessment.days_before.booked` | `days`, `date`, `time` (a booked scan) |
+| `reminder.assessment.day_before.booked`  | `date`, `time` (a booked scan)   |
 | `reminder.survey.open`                | `date` (due date)                |
 | `reminder.survey.nudge`               | `date` (due date)                |
 | `alert.symptom.patient_contact_team`  | –                                |
+| `alert.symptom.patient_contact_team.phone` | `phone`, `hours`, `out_of_hours` (the site's care team) |
 | `staff.symptom_alert`                 | `subject_id`, `symptoms`         |
 | `staff.pfs_at_risk`                   | `subject_id`, `deadline`         |
 | `staff.pfs_deadline_near`             | `subject_id`, `deadline`         |

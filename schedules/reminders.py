@@ -54,6 +54,11 @@ RULE_MESSAGES: dict[str, str] = {
     "survey.nudge": "reminder.survey.nudge",
     "survey.call_patient": "staff.survey_call_patient",
 }
+# Rules whose message has a variant that says the booked time (a scan booked for 09:30).
+BOOKED_MESSAGES: dict[str, str] = {
+    "assessment.days_before": "reminder.assessment.days_before.booked",
+    "assessment.day_before": "reminder.assessment.day_before.booked",
+}
 RULE_KINDS: dict[str, str] = {
     "dose.evening_before": "dose", "dose.morning_of": "dose",
     "assessment.days_before": "tumor_assessment", "assessment.day_before": "tumor_assessment",
@@ -327,16 +332,26 @@ def plan_event(kind: str, target_date: date, window_end: date | None, policy: Re
     return planned
 
 
+def message_key(rule: ReminderRule, appointment_time: time | None = None) -> str:
+    """The catalog key of the rule's message: a booked scan's reminders say its time (`….booked`);
+    dose reminders always say a time (the booked one, else the study's visit time)."""
+    if appointment_time is not None and rule.name in BOOKED_MESSAGES:
+        return BOOKED_MESSAGES[rule.name]
+    return rule.message_key
+
+
 def message_params(rule: ReminderRule, kind: str, target_date: date, window_end: date | None,
-                   policy: ReminderPolicy) -> dict[str, Any]:
-    """Parameters for the rule's catalog message (dates stay `date`: the renderer formats them)."""
+                   policy: ReminderPolicy, appointment_time: time | None = None) -> dict[str, Any]:
+    """Parameters for the rule's catalog message (dates stay `date`: the renderer formats them).
+    `appointment_time`: the visit's booked wall-clock time (site's zone), which the message says
+    instead of the study's default visit time."""
     due = max(window_end or target_date, target_date)
-    visit = policy.visit_times.get(kind, time(9, 0))
+    visit = appointment_time or policy.visit_times.get(kind, time(9, 0))
     return {
         "dose.evening_before": lambda: {"date": target_date, "time": visit},
         "dose.morning_of": lambda: {"time": visit},
-        "assessment.days_before": lambda: {"days": -rule.day, "date": target_date},
-        "assessment.day_before": lambda: {"date": target_date},
+        "assessment.days_before": lambda: {"days": -rule.day, "date": target_date, "time": visit},
+        "assessment.day_before": lambda: {"date": target_date, "time": visit},
         "survey.open": lambda: {"date": due},
         "survey.nudge": lambda: {"date": due},
         "survey.call_patient": lambda: {"deadline": due},

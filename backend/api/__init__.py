@@ -6,6 +6,7 @@ from backend.api.assessments import blp as assessments_blp
 from backend.api.audit import blp as audit_blp
 from backend.api.auth import blp as auth_blp
 from backend.api.calendars import blp as calendars_blp
+from backend.api.care_team import blp as care_team_blp
 from backend.api.compliance import blp as compliance_blp
 from backend.api.ctcae import blp as ctcae_blp
 from backend.api.devices import blp as devices_blp
@@ -24,7 +25,7 @@ from backend.api.worklists import blp as worklists_blp
 
 BLUEPRINTS = [
     health_blp, auth_blp, activation_blp, users_blp, studies_blp, audit_blp,
-    regimens_blp, patients_blp, calendars_blp, devices_blp, reminders_blp,
+    regimens_blp, patients_blp, calendars_blp, care_team_blp, devices_blp, reminders_blp,
     symptoms_blp, adverse_events_blp, alerts_blp, ctcae_blp,
     assessments_blp, pfs_blp, worklists_blp, compliance_blp, reconciliation_blp, exports_blp,
     results_blp,

@@ -9,7 +9,7 @@ subscription URL with `POST /patients/{id}/calendar-feed`; `GET /calendar-feeds/
 then answers without Authorization. Re-issuing replaces the secret, `DELETE` revokes it; an
 unknown or revoked secret answers 401 `invalid_feed_token`. Only a hash of the secret is stored.
 """
-from flask import Response, jsonify, request, url_for
+from flask import Response, current_app, request, url_for
 from flask.views import MethodView
 
 from backend.api.base import Blueprint
@@ -19,9 +19,11 @@ from backend.schemas.calendars import (
     CalendarFeedSchema,
     CalendarQuerySchema,
     CalendarSchema,
+    EventPatchQuerySchema,
     EventRecordSchema,
-    PatientCalendarSchema,
 )
+from backend.services import appointments as appointments_service
+from backend.services import calendar_reads
 from backend.services import calendars as calendars_service
 
 blp = Blueprint("calendars", __name__, description="Patients' calendars: dosing, tumour assessments, surveys")
@@ -34,12 +36,15 @@ IF_MATCH = {"in": "header", "name": "If-Match", "schema": {"type": "string"}, "r
             "description": "The event's version (3, \"3\" or W/\"3\"): 409 stale_version when it changed"}
 
 
-def _calendar_response(principal: Principal, patient, query, if_none_match) -> Response:
-    """The calendar in the caller's audience schema, with its ETag; 304 when the client's is current."""
-    audience = "patient" if principal.role == "patient" else "staff"
-    body, etag = calendars_service.calendar_if_changed(patient, audience, query, if_none_match)
-    response = Response(status=304) if body is None else jsonify(
-        (PatientCalendarSchema() if audience == "patient" else CalendarSchema()).dump(body))
+def _audience(principal: Principal) -> str:
+    return "patient" if principal.role == "patient" else "staff"
+
+
+def _calendar_response(principal: Principal, patient_id, query, if_none_match) -> Response:
+    """The calendar in the caller's audience shape (backend.services.calendar_reads dumps exactly what
+    CalendarSchema / PatientCalendarSchema describe), with its ETag; 304 when the client's is current."""
+    body, etag = calendar_reads.conditional_calendar(principal, patient_id, _audience(principal), query, if_none_match)
+    response = Response(status=304) if body is None else Response(body + "\n", mimetype="application/json")
     response.headers["ETag"] = etag
     response.headers["Cache-Control"] = "private, no-cache"
     return response
@@ -60,34 +65,49 @@ class PatientCalendar(MethodView):
     @blp.alt_response(304, description="Not modified: the If-None-Match ETag is current")
     @errors(blp, 401, 403, 404)
     def get(self, query, id):
-        """The patient's events sorted by target date; `updated_since` for offline sync, ETag / If-None-Match"""
-        principal = current_principal()
-        patient = visible_patient(principal, id)
-        return _calendar_response(principal, patient, query, request.headers.get("If-None-Match"))
+        """The patient's events sorted by target date; `kind` (repeatable), `updated_since` for offline sync, ETag
+
+        JSON answers are compressed (gzip, or br) when the client sends Accept-Encoding. A current
+        If-None-Match answers 304 from one indexed read (the patient's calendar version).
+        """
+        return _calendar_response(current_principal(), id, query, request.headers.get("If-None-Match"))
 
 
 @blp.route("/patients/<id>/events/<event_id>", parameters=[IF_MATCH])
 class PatientEvent(MethodView):
     @require_roles(*STAFF_ROLES, "patient")
+    @blp.arguments(EventPatchQuerySchema, location="query")
     @blp.arguments(EventRecordSchema)
-    @blp.response(200, CalendarSchema, description="The updated calendar")
+    @blp.response(200, CalendarSchema, description="The updated calendar (with `changed_only`: the events changed)")
+    @blp.doc(parameters=[IF_MATCH])
     @errors(blp, 401, 403, 404, 409)
-    def patch(self, data, id, event_id):
-        """Record a visit (completed, missed, held) or reschedule a planned one; the future is re-planned
+    def patch(self, query, data, id, event_id):
+        """Record a visit (completed, missed, held), reschedule or book a planned one; the future is re-planned
 
         `{"status", "actual_date"?, "reason"?}`: completed needs the actual date (not in the
         future, not before the previous recorded visit of the same schedule); missed takes none;
         changing an already recorded outcome needs a reason. `{"target_date", "reason",
-        "force"?}` reschedules a planned dose visit or tumour assessment within its window;
-        outside it 422 `outside_window` unless `"force": true`. Patients record their own
-        dosing-diary entries only (completed or missed): anything else is 403
-        `patient_cannot_record`. `If-Match` (the event's version; 3, "3" or W/"3") is optional:
-        stale answers 409 `stale_version`. Everything is audited with the reason.
+        "force"?, "keep_appointment"?}` reschedules a planned dose visit or tumour assessment within
+        its window; outside it 422 `outside_window` unless `"force": true`; the booking moves with it
+        unless `"keep_appointment": false`. `{"appointment": {"time": "09:30", "location"} | null,
+        "reason"?}` books (or clears) a planned clinic visit's time in the site's zone (staff only).
+        Patients record their own dosing-diary entries only (completed or missed): anything else
+        is 403 `patient_cannot_record`. `If-Match` (the event's version; 3, "3" or W/"3") is
+        optional: stale answers 409 `stale_version`. Everything is audited with the reason.
+        `?changed_only=true` answers with just the events this change touched.
         """
         principal = current_principal()
         patient = visible_patient(principal, id)
-        calendars_service.record_event(principal, patient, event_id, data, request.headers.get("If-Match"))
-        return _calendar_response(principal, patient, {}, None)
+        if_match = request.headers.get("If-Match")
+        if "appointment" in data:
+            changed = appointments_service.book_appointment(principal, patient, event_id, data["appointment"],
+                                                            data.get("reason"), if_match)
+        else:
+            changed = calendars_service.record_event(principal, patient, event_id, data, if_match)
+        if query["changed_only"]:
+            return current_app.json.response(
+                calendar_reads.changed_events(principal, patient.id, _audience(principal), changed))
+        return _calendar_response(principal, patient.id, {}, None)
 
 
 @blp.route("/patients/<id>/calendar.ics")

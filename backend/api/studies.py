@@ -3,7 +3,9 @@ from flask.views import MethodView
 from backend.api.base import Blueprint
 from backend.api.docs import errors
 from backend.auth import STAFF_ROLES, current_principal, require_roles
+from backend.schemas.care_team import SiteUpdateSchema
 from backend.schemas.studies import SiteCreateSchema, SiteSchema, StudyCreateSchema, StudySchema, StudyUpdateSchema
+from backend.services import care_team as care_team_service
 from backend.services import studies as studies_service
 
 blp = Blueprint("studies", __name__, description="Studies and their sites")
@@ -54,3 +56,14 @@ class Sites(MethodView):
     def post(self, data):
         """Create a site of a study, with its IANA time zone and country (for public holidays)"""
         return studies_service.create_site(current_principal(), data)
+
+
+@blp.route("/sites/<code>")
+class SiteByCode(MethodView):
+    @require_roles("admin", "coordinator")
+    @blp.arguments(SiteUpdateSchema)
+    @blp.response(200, SiteSchema)
+    @errors(blp, 401, 403, 404)
+    def patch(self, data, code):
+        """Change the site's care-team details patients see (phone, hours, out of hours), with a reason"""
+        return care_team_service.update_site(current_principal(), code, data)

@@ -6,7 +6,7 @@ from backend.models.assessments import PatientOutcome, TumourAssessment
 from backend.models.audit import AuditRecord
 from backend.models.base import Base
 from backend.models.devices import Device
-from backend.models.events import Event
+from backend.models.events import CalendarVersion, Event
 from backend.models.notifications import StaffNotification
 from backend.models.patients import Patient
 from backend.models.reminders import DeliveryAttempt, PatientTimezoneChange, Reminder
@@ -16,8 +16,8 @@ from backend.models.symptoms import SymptomReport
 from backend.models.users import User
 
 __all__ = [
-    "ActivationCode", "AdverseEvent", "AuditRecord", "Base", "DeliveryAttempt", "Device", "Event", "Patient",
-    "PatientOutcome", "PatientTimezoneChange", "Reminder", "SecurityEvent", "SignIn", "Site", "StaffNotification",
-    "Study", "SymptomAlert",
+    "ActivationCode", "AdverseEvent", "AuditRecord", "Base", "CalendarVersion", "DeliveryAttempt", "Device", "Event",
+    "Patient", "PatientOutcome", "PatientTimezoneChange", "Reminder", "SecurityEvent", "SignIn", "Site",
+    "StaffNotification", "Study", "SymptomAlert",
     "SymptomReport", "TumourAssessment", "User",
 ]

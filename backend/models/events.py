@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import date, datetime, time
 from typing import Any
 
 import sqlalchemy as sa
@@ -53,7 +53,22 @@ class Event(Audited, IdMixin, Base):
     actual_date: so.Mapped[date | None]
     reason: so.Mapped[str | None] = so.mapped_column(sa.Text)
     version: so.Mapped[int] = so.mapped_column(default=1)
+    # A booked clinic visit (backend.services.appointments): wall-clock time in the site's zone, and where.
+    appointment_time: so.Mapped[time | None]
+    appointment_location: so.Mapped[str | None] = so.mapped_column(sa.String(200))
     created_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
     updated_at: so.Mapped[datetime] = so.mapped_column(default=utcnow, onupdate=utcnow)
 
     __mapper_args__ = {"version_id_col": version}
+
+
+class CalendarVersion(Base):
+    """A per-patient counter that changes whenever any of the patient's events changes: on
+    PostgreSQL statement-level triggers on `events` bump it in the writer's transaction (migration
+    0006), so every writer is covered. The calendar's ETag is read from it with one indexed read
+    (backend.services.calendar_reads). Not clinical data: not audited."""
+
+    __tablename__ = "calendar_versions"
+
+    patient_id: so.Mapped[uuid.UUID] = so.mapped_column(sa.ForeignKey("patients.id"), primary_key=True)
+    version: so.Mapped[int] = so.mapped_column(sa.BigInteger, default=1)

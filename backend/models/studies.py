@@ -47,5 +47,10 @@ class Site(Audited, IdMixin, TimestampMixin, Base):
     subdivision: so.Mapped[str | None] = so.mapped_column(sa.String(10))
     # Extra closure days beyond weekends and public holidays, as ISO dates.
     closures: so.Mapped[list[str]] = so.mapped_column(sa.JSON, default=list)
+    # The care team as patients see it (GET /me/care-team): one phone number, and the opening hours and
+    # what to do out of hours as texts per language ({"en": "...", "zh-CN": "..."}).
+    phone: so.Mapped[str | None] = so.mapped_column(sa.String(32))
+    hours: so.Mapped[dict[str, str]] = so.mapped_column(sa.JSON, default=dict)
+    out_of_hours: so.Mapped[dict[str, str]] = so.mapped_column(sa.JSON, default=dict)
 
     study: so.Mapped[Study] = so.relationship(back_populates="sites", lazy="joined")

@@ -1,9 +1,12 @@
+import re
+
 import marshmallow as ma
 
-from backend.schemas.fields import Date, UtcDateTime
+from backend.schemas.fields import Date, UtcDateTime, no_nul
 
 RECORDABLE_STATUSES = ("completed", "missed", "held")
 EVENT_KINDS = ("dose", "dosing_diary", "tumor_assessment", "symptom_survey")
+_HH_MM = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
 
 
 class CalendarQuerySchema(ma.Schema):
@@ -16,6 +19,9 @@ class CalendarQuerySchema(ma.Schema):
     updated_since = UtcDateTime(load_default=None, metadata={
         "description": "Offline sync: only events changed at or after this instant, cancelled ones included; "
                        "pass the previous answer's as_of"})
+    kind = ma.fields.List(ma.fields.String(validate=ma.validate.OneOf(EVENT_KINDS)), load_default=None,
+                          validate=ma.validate.Length(min=1, max=len(EVENT_KINDS)), metadata={
+                              "description": "Keep only these kinds (repeat the parameter for several)"})
 
     @ma.validates_schema
     def _ordered(self, data, **kwargs) -> None:
@@ -27,6 +33,16 @@ class AgentDoseSchema(ma.Schema):
     name = ma.fields.String(dump_only=True)
     dose = ma.fields.Raw(dump_only=True, metadata={"description": "A number"})
     unit = ma.fields.String(dump_only=True)
+
+
+class AppointmentSchema(ma.Schema):
+    """A booked clinic visit: the wall-clock time in the site's zone, and where."""
+
+    time = ma.fields.String(required=True, validate=ma.validate.Regexp(_HH_MM, error="Use HH:MM (24-hour)."),
+                            metadata={"description": "HH:MM, in the site's time zone", "example": "09:30"})
+    location = ma.fields.String(load_default=None, allow_none=True,
+                                validate=[ma.validate.Length(min=1, max=200), no_nul],
+                                metadata={"example": "Imaging, 2nd floor"})
 
 
 class PatientEventSchema(ma.Schema):
@@ -53,6 +69,8 @@ class PatientEventSchema(ma.Schema):
     version = ma.fields.Integer(dump_only=True, metadata={"description": "Send it back as If-Match when recording"})
     flags = ma.fields.List(ma.fields.String(), dump_only=True, metadata={
         "description": "loading, reload, rescheduled, clinic_closed, outside_window"})
+    appointment = ma.fields.Nested(AppointmentSchema, dump_only=True, allow_none=True, metadata={
+        "description": "null, or the booked time (site's zone) and location of a clinic visit"})
     updated_at = UtcDateTime(dump_only=True)
 
 
@@ -73,9 +91,15 @@ class CalendarSchema(PatientCalendarSchema):
     events = ma.fields.List(ma.fields.Nested(EventSchema), dump_only=True)
 
 
+class EventPatchQuerySchema(ma.Schema):
+    changed_only = ma.fields.Boolean(load_default=False, metadata={
+        "description": "Answer with only the events this change created, updated or cancelled (same shape, "
+                       "`events` holds just those) instead of the whole calendar"})
+
+
 class EventRecordSchema(ma.Schema):
-    """Either an outcome (`status`, `actual_date`, `reason`) or a reschedule (`target_date`,
-    `reason`, `force`)."""
+    """Either an outcome (`status`, `actual_date`, `reason`), a reschedule (`target_date`,
+    `reason`, `force`, `keep_appointment`), or a booking (`appointment`, `reason`)."""
 
     status = ma.fields.String(validate=ma.validate.OneOf(RECORDABLE_STATUSES))
     actual_date = Date(allow_none=True, metadata={"description": "Required for completed; none for missed"})
@@ -83,9 +107,21 @@ class EventRecordSchema(ma.Schema):
     target_date = Date(metadata={"description": "Reschedule a planned clinic visit to this day"})
     force = ma.fields.Boolean(load_default=False, metadata={
         "description": "Reschedule outside the visit window (the reason says why)"})
+    keep_appointment = ma.fields.Boolean(metadata={
+        "description": "On a reschedule: keep the booked time and location on the new day (default) or "
+                       "clear them (false)"})
+    appointment = ma.fields.Nested(AppointmentSchema, allow_none=True, metadata={
+        "description": "Book a clinic visit's time (site's zone) and location; null clears the booking"})
 
     @ma.validates_schema
     def _one_change(self, data, **kwargs) -> None:
+        if "appointment" in data:
+            extra = sorted(set(data) - {"appointment", "reason", "force"})
+            if extra or data.get("force"):
+                raise ma.ValidationError("A booking takes only `appointment` and `reason`.", extra[0] if extra else "force")
+            return
+        if "keep_appointment" in data and data.get("target_date") is None:
+            raise ma.ValidationError("keep_appointment applies to a reschedule only.", "keep_appointment")
         status, target = data.get("status"), data.get("target_date")
         if (status is None) == (target is None):
             raise ma.ValidationError("Send either a status or a target_date.", "status" if target is None else "target_date")

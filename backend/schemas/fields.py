@@ -42,3 +42,10 @@ class UtcDateTime(ma.fields.AwareDateTime):
         if not EARLIEST <= parsed.date() <= LATEST:  # also keeps the conversion to UTC on the calendar
             raise ma.ValidationError(_RANGE)
         return parsed.astimezone(timezone.utc)
+
+
+def no_nul(value: str) -> None:
+    """Refuse NUL characters (PostgreSQL text cannot hold them; no legitimate input has one)."""
+    if "\x00" in value:
+        raise ma.ValidationError("Must not contain NUL characters.")
+

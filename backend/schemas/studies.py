@@ -2,6 +2,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 import marshmallow as ma
 
+from backend.schemas.care_team import LocalisedText, care_team_fields
 from backend.schemas.fields import Date, UtcDateTime
 
 from backend.models.studies import PFS_MISSED_RULES
@@ -90,7 +91,7 @@ class StudySchema(ma.Schema):
     created_at = UtcDateTime(dump_only=True)
 
 
-class SiteCreateSchema(ma.Schema):
+class SiteCreateSchema(ma.Schema.from_dict(care_team_fields(), name="SiteCareTeam")):
     code = ma.fields.String(required=True, validate=[ma.validate.Length(min=1, max=40),
                                                       ma.validate.Regexp(r"^[A-Za-z0-9_.-]+$")])
     name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=200))
@@ -130,3 +131,6 @@ class SiteSchema(ma.Schema):
     country = ma.fields.String(dump_only=True)
     subdivision = ma.fields.String(dump_only=True, allow_none=True)
     closures = ma.fields.List(ma.fields.String(), dump_only=True)
+    phone = ma.fields.String(dump_only=True, allow_none=True)
+    hours = LocalisedText(dump_only=True, metadata={"description": "Per language: {\"en\": ..., \"zh-CN\": ...}"})
+    out_of_hours = LocalisedText(dump_only=True, metadata={"description": "Per language"})

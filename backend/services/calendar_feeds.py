@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
 from backend.errors import Unauthorized
 from backend.extensions import db
-from backend.models import Patient
+from backend.models import Event, Patient
 from backend.models.audit import REASON_KEY
 from backend.services.calendar_events import event_sort_key, state_of, stored_events
 from backend.services.calendar_inputs import site_today
@@ -54,7 +55,8 @@ def patient_for_feed(token: str) -> Patient:
 def render_ics(patient: Patient) -> bytes:
     """The patient's clinic visits, scans and surveys as an iCalendar (RFC 5545) feed.
 
-    All-day events on the target date; UID = event id (stable across re-plans); SEQUENCE = the
+    All-day events, or timed in the site's zone (TZID, with its VTIMEZONE) when the visit is booked
+    (an hour long, at the booked location); on the target date; UID = event id (stable across re-plans); SEQUENCE = the
     event's version; cancelled events stay in the feed as STATUS:CANCELLED so subscribed phones
     remove them. Dosing-diary days are left out (one a day would flood a phone calendar; the app
     keeps the diary). Summaries are neutral (`ICS_SUMMARIES`). `X-CADENCE-STATE` is the event's
@@ -76,6 +78,10 @@ def render_ics(patient: Patient) -> bytes:
     feed.add("refresh-interval", timedelta(hours=6), parameters={"VALUE": "DURATION"})
     feed.add("x-published-ttl", "PT6H")
     today = site_today(patient)
+    booked = {event_id: (at, location) for event_id, at, location in db.session.execute(
+        sa.select(Event.id, Event.appointment_time, Event.appointment_location)
+        .where(Event.patient_id == patient.id, Event.appointment_time.is_not(None)))}
+    site_zone = ZoneInfo(patient.site.timezone)
     for row in sorted(stored_events(patient.id), key=event_sort_key):
         if row.kind not in summaries:
             continue
@@ -83,8 +89,16 @@ def render_ics(patient: Patient) -> bytes:
         item.add("uid", f"{row.id}@cadence")
         item.add("dtstamp", row.updated_at)
         item.add("last-modified", row.updated_at)
-        item.add("dtstart", row.target_date)
-        item.add("dtend", row.target_date + timedelta(days=1))
+        if row.id in booked:
+            at, location = booked[row.id]
+            start = datetime.combine(row.target_date, at, tzinfo=site_zone)
+            item.add("dtstart", start)
+            item.add("dtend", start + timedelta(hours=1))
+            if location:
+                item.add("location", location)
+        else:
+            item.add("dtstart", row.target_date)
+            item.add("dtend", row.target_date + timedelta(days=1))
         item.add("summary", summaries[row.kind])
         item.add("sequence", row.version)
         item.add("status", "CANCELLED" if row.status == "cancelled" else "CONFIRMED")
@@ -94,4 +108,6 @@ def render_ics(patient: Patient) -> bytes:
         if state.days_overdue is not None:
             item.add("x-cadence-days-overdue", str(state.days_overdue))
         feed.add_component(item)
+    if booked:
+        feed.add_missing_timezones()
     return feed.to_ical()

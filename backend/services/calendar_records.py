@@ -110,12 +110,14 @@ def _reschedule(patient: Patient, event: Event, data: Mapping[str, Any]) -> None
         flags.add("outside_window")
     event.flags = sorted(flags)
     event.reason = data["reason"]
+    if not data.get("keep_appointment", True):  # a booking moves with the visit unless the nurse clears it
+        event.appointment_time, event.appointment_location = None, None
 
 
 def record_event(principal: Principal, patient: Patient, event_id: str, data: Mapping[str, Any],
-                 if_match: str | None) -> None:
+                 if_match: str | None) -> list[uuid.UUID]:
     """Record a visit's outcome, or reschedule a planned visit, then re-plan the future; one
-    transaction, audited with the reason. Commits."""
+    transaction, audited with the reason. Commits; returns the ids of every event changed."""
     event_uuid = parse_id(event_id, "event")
     expected = parse_if_match(if_match)
     session = db.session
@@ -137,8 +139,9 @@ def record_event(principal: Principal, patient: Patient, event_id: str, data: Ma
         else:
             _record_status(patient, event, data)
         session.flush()
-        replan_patient(patient, site_today(patient), data.get("reason"), also=[row_of(event)])
+        touched = replan_patient(patient, site_today(patient), data.get("reason"), also=[row_of(event)])
         session.commit()
+        return list(dict.fromkeys(row.id for row in touched))
     except StaleDataError:
         session.rollback()
         raise Conflict("The event was changed by someone else; reload the calendar.", reason="stale_version") from None

@@ -89,7 +89,8 @@ def create_site(principal: Principal | None, data: dict[str, Any]) -> Site:
     if db.session.scalar(sa.select(Site.id).where(Site.code == data["code"])):
         raise Conflict(f"A site with code {data['code']!r} exists.", reason="duplicate_site")
     site = Site(code=data["code"], name=data["name"], study=study, timezone=data["timezone"],
-                country=data["country"], subdivision=data.get("subdivision"), closures=[d.isoformat() for d in data.get("closures") or []])
+                country=data["country"], subdivision=data.get("subdivision"), closures=[d.isoformat() for d in data.get("closures") or []],
+                phone=data.get("phone"), hours=data.get("hours") or {}, out_of_hours=data.get("out_of_hours") or {})
     db.session.add(site)
     db.session.commit()
     return site

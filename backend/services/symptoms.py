@@ -36,9 +36,9 @@ from backend.models import Event, Patient, Study, SymptomReport
 from backend.models.audit import REASON_KEY
 from backend.models.base import utcnow
 from backend.services import alerts as alerts_service
+from backend.services import care_team
 from backend.services import reminders
 from backend.services.study_settings import study_panel
-from notifications.messages import render
 from schedules.proctcae import (
     AnswerProblem,
     ItemTranslation,
@@ -132,11 +132,6 @@ def _load_translations(path: str, mtime_ns: int, size: int) -> dict[str, ItemTra
 
 
 # --- reports -----------------------------------------------------------------------------------
-def patient_contact_message(locale: str) -> str:
-    """What a patient reads when their report raised an alert: contact the care team (en, zh-CN)."""
-    return render("alert.symptom.patient_contact_team", locale).body
-
-
 def submit_report(principal: Principal, raw_patient_id: str, data: dict[str, Any],
                   *, now: datetime | None = None) -> tuple[SymptomReport, bool]:
     """Store a report, grade it, complete its survey event and raise its alerts, in one transaction.
@@ -212,7 +207,7 @@ def _replay(stored: SymptomReport, patient: Patient, completed_at: datetime,
 
 
 def _attach_message(report: SymptomReport, patient: Patient) -> None:
-    report.patient_message = patient_contact_message(patient.locale) if report.alerts else None
+    report.patient_message = care_team.contact_message(patient) if report.alerts else None
 
 
 def _survey_event_for(patient_id: uuid.UUID, local_date) -> Event | None:

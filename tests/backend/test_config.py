@@ -23,3 +23,13 @@ def test_token_lifetimes_default_to_15_minutes_and_30_days():
     config = load_config(environ={"CADENCE_TESTING": "1"})
     assert config["JWT_ACCESS_TOKEN_EXPIRES"].total_seconds() == 15 * 60
     assert config["JWT_REFRESH_TOKEN_EXPIRES"].days == 30
+
+
+def test_json_compression_offers_gzip_then_brotli_and_refuses_unknown_encodings():
+    config = load_config({"CADENCE_TESTING": "1"})
+    assert (config["COMPRESS_ALGORITHM"], config["COMPRESS_MIN_SIZE"]) == (["gzip", "br"], 1024)
+    assert load_config({"CADENCE_TESTING": "1", "COMPRESS_ALGORITHM": "br"})["COMPRESS_ALGORITHM"] == ["br"]
+    with pytest.raises(ConfigurationError, match="COMPRESS_ALGORITHM"):
+        load_config({"CADENCE_TESTING": "1", "COMPRESS_ALGORITHM": "gzip,lzma"})
+    with pytest.raises(ConfigurationError, match="COMPRESS_MIN_SIZE"):
+        load_config({"CADENCE_TESTING": "1", "COMPRESS_MIN_SIZE": "big"})
