@@ -23,7 +23,7 @@ from backend.errors import Conflict, Forbidden, InvalidInput, NotFound
 from backend.extensions import db
 from backend.models import Event, Patient
 from backend.models.audit import REASON_KEY
-from backend.services.calendars import VISIT_KINDS, lock_patient, parse_if_match
+from backend.services.calendar_records import VISIT_KINDS, lock_patient, parse_if_match
 
 
 def parse_time(value: str) -> time:
