@@ -41,7 +41,7 @@ class LocalisedText(ma.fields.Field):
 def care_team_fields() -> dict[str, ma.fields.Field]:
     """The care-team fields of a site's create and update bodies."""
     return {
-        "phone": ma.fields.String(allow_none=True, validate=[ma.validate.Regexp(PHONE_PATTERN), no_nul], metadata={
+        "phone": ma.fields.String(allow_none=True, validate=[ma.validate.Length(max=40), ma.validate.Regexp(PHONE_PATTERN), no_nul], metadata={
             "description": "The number patients call, e.g. +86 21 6417 5590", "example": "+86 21 6417 5590"}),
         "hours": LocalisedText(allow_none=True, metadata={
             "description": "When the team answers: a string (English) or {\"en\": ..., \"zh-CN\": ...}"}),

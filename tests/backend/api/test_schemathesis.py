@@ -68,7 +68,8 @@ def test_no_operation_answers_5xx_or_off_schema(app, world):
             def run(case):
                 nonlocal cases
                 cases += 1
-                headers = world["auth"].headers(world[role])
+                # identity: the schema describes JSON, and the checks read the body as such (gzip is tested apart)
+                headers = {**world["auth"].headers(world[role]), "Accept-Encoding": "identity"}
                 try:
                     response = case.call(headers=headers)
                     STATUSES[response.status_code] = STATUSES.get(response.status_code, 0) + 1
