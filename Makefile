@@ -45,6 +45,8 @@ bench: install
 	$(BIN)/python bench/reminders.py
 	$(BIN)/python bench/worklist.py
 	$(BIN)/python bench/console.py
+	$(BIN)/python bench/import.py
+	$(BIN)/python bench/results.py
 
 # Re-extract the console's strings and merge them into the .po catalogs (compiled when the app starts).
 translations: install
