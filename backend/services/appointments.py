@@ -15,15 +15,14 @@ from collections.abc import Mapping
 from datetime import time
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy.orm.exc import StaleDataError
 
-from backend.auth import Principal, parse_id
-from backend.errors import Conflict, Forbidden, InvalidInput, NotFound
+from backend.auth import Principal
+from backend.errors import Conflict, Forbidden, InvalidInput
 from backend.extensions import db
-from backend.models import Event, Patient
+from backend.models import Patient
 from backend.models.audit import REASON_KEY
-from backend.services.calendar_records import VISIT_KINDS, lock_patient, parse_if_match
+from backend.services.calendar_records import VISIT_KINDS, check_version, locked_event, parse_if_match
 
 
 def parse_time(value: str) -> time:
@@ -35,20 +34,13 @@ def book_appointment(principal: Principal, patient: Patient, event_id: str, book
                      reason: str | None, if_match: str | None) -> list[uuid.UUID]:
     """Book (or with `booking=None` clear) the time and place of a planned clinic visit. Staff only;
     `If-Match` as for recording. Commits; returns the ids of the events changed (this one)."""
-    event_uuid = parse_id(event_id, "event")
     expected = parse_if_match(if_match)
     session = db.session
     try:
-        lock_patient(patient)
-        event = session.scalar(sa.select(Event).where(Event.id == event_uuid, Event.patient_id == patient.id)
-                               .execution_options(populate_existing=True))
-        if event is None:
-            raise NotFound("No such event.")
+        event = locked_event(patient, event_id)
         if principal.role == "patient":
             raise Forbidden("Clinic visits are booked by the site.", reason="patient_cannot_record")
-        if expected is not None and expected != event.version:
-            raise Conflict(f"The event is at version {event.version}, not {expected}; reload the calendar.",
-                           reason="stale_version")
+        check_version(event, expected)
         if event.kind not in VISIT_KINDS:
             raise InvalidInput("appointment", "Only clinic visits (doses, tumour assessments) are booked.",
                                reason="not_a_visit")
@@ -63,7 +55,7 @@ def book_appointment(principal: Principal, patient: Patient, event_id: str, book
             event.appointment_location = booking.get("location")
         session.flush()
         session.commit()
-        return [event_uuid]
+        return [event.id]
     except StaleDataError:
         session.rollback()
         raise Conflict("The event was changed by someone else; reload the calendar.", reason="stale_version") from None

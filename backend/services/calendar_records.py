@@ -2,6 +2,7 @@
 on the calendar; each re-plans the future (`calendar_writes.replan_patient`)."""
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from datetime import date
 from typing import Any
@@ -114,23 +115,35 @@ def _reschedule(patient: Patient, event: Event, data: Mapping[str, Any]) -> None
         event.appointment_time, event.appointment_location = None, None
 
 
+def locked_event(patient: Patient, event_id: str) -> Event:
+    """The patient's event, read fresh under the patient's row lock (every calendar write takes it);
+    404 for an event of another patient, exactly like a missing one."""
+    event_uuid = parse_id(event_id, "event")
+    lock_patient(patient)
+    event = db.session.scalar(sa.select(Event).where(Event.id == event_uuid, Event.patient_id == patient.id)
+                              .execution_options(populate_existing=True))
+    if event is None:
+        raise NotFound("No such event.")
+    return event
+
+
+def check_version(event: Event, expected: int | None) -> None:
+    """`If-Match`: a stale version is 409 `stale_version`; none given means any version."""
+    if expected is not None and expected != event.version:
+        raise Conflict(f"The event is at version {event.version}, not {expected}; reload the calendar.",
+                       reason="stale_version")
+
+
 def record_event(principal: Principal, patient: Patient, event_id: str, data: Mapping[str, Any],
                  if_match: str | None) -> list[uuid.UUID]:
     """Record a visit's outcome, or reschedule a planned visit, then re-plan the future; one
     transaction, audited with the reason. Commits; returns the ids of every event changed."""
-    event_uuid = parse_id(event_id, "event")
     expected = parse_if_match(if_match)
     session = db.session
     try:
-        lock_patient(patient)
-        event = session.scalar(sa.select(Event).where(Event.id == event_uuid, Event.patient_id == patient.id)
-                               .execution_options(populate_existing=True))
-        if event is None:
-            raise NotFound("No such event.")
+        event = locked_event(patient, event_id)
         _check_who_may_record(principal, event, data)
-        if expected is not None and expected != event.version:
-            raise Conflict(f"The event is at version {event.version}, not {expected}; reload the calendar.",
-                           reason="stale_version")
+        check_version(event, expected)
         if event.status == "cancelled":
             raise Conflict("The event was cancelled by a re-plan; it cannot be recorded.", reason="event_cancelled")
         session.info[REASON_KEY] = data.get("reason")
