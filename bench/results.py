@@ -136,11 +136,11 @@ def main() -> int:
     args = parser.parse_args()
 
     import sqlalchemy as sa
-    from flask_jwt_extended import create_access_token
     from flask_migrate import upgrade
 
     from backend.extensions import db
     from backend.models import Patient, User
+    from backend.services.auth import issue_tokens
 
     recreate_database(args.database_url)
     app = make_app(args.database_url)
@@ -151,8 +151,9 @@ def main() -> int:
             admin = User(username="bench-admin", role="admin", is_active=True, password_hash="!unusable")
             db.session.add(admin)
             db.session.commit()
-            with app.test_request_context():
-                headers = {"Authorization": f"Bearer {create_access_token(identity=admin)}"}
+            with app.test_request_context():  # a real sign-in: access tokens name their sign-in (`sid`)
+                headers = {"Authorization": f"Bearer {issue_tokens(admin)['access_token']}"}
+                db.session.commit()
             ids = list(db.session.scalars(sa.select(Patient.id)))
             base = timed(lambda: baseline_load(ids), args.repeat)
         client = app.test_client()

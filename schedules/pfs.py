@@ -47,6 +47,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import date, timedelta
 from typing import Any
 
@@ -113,15 +114,23 @@ class AssessmentPlan:
 
     def visits(self, first_dose: date, until: date) -> tuple[ScheduledAssessment, ...]:
         """Visits whose window opens on or before ``until``."""
-        schedule = AssessmentSchedule(self.interval_days, self.window_days, self.phases)
         window = timedelta(days=self.window_days)
-        result: list[ScheduledAssessment] = []
-        for offset in schedule.offsets():
-            target = first_dose + timedelta(days=offset)
-            if target - window > until:
-                break
-            result.append(ScheduledAssessment(len(result) + 1, target, target - window, target + window))
-        return tuple(result)
+        return tuple(ScheduledAssessment(number, first_dose + offset, first_dose + offset - window,
+                                         first_dose + offset + window)
+                     for number, offset in enumerate(_offsets(self, (until - first_dose).days + self.window_days),
+                                                     start=1))
+
+
+@lru_cache(maxsize=4096)
+def _offsets(plan: AssessmentPlan, last: int) -> tuple[timedelta, ...]:
+    """The plan's visit offsets from the first dose, up to ``last`` days: the same for every patient of a
+    study, so a study of a thousand patients computes them once per distinct follow-up length."""
+    found = []
+    for offset in AssessmentSchedule(plan.interval_days, plan.window_days, plan.phases).offsets():
+        if offset > last:
+            break
+        found.append(timedelta(days=offset))
+    return tuple(found)
 
 
 def scheduled_assessments(
@@ -282,20 +291,27 @@ def visit_statuses(
 def _attribute(visits: Sequence[ScheduledAssessment], day: date) -> tuple[int | None, bool]:
     """Index of the visit a scan on ``day`` belongs to, and whether it is inside its window.
 
-    Nearest target wins; ties go to the earlier visit.
+    Nearest target wins; ties go to the earlier visit. One pass over the visits (sorted by target).
     """
     if not visits:
         return None, False
-    containing = [i for i, v in enumerate(visits) if v.window_start <= day <= v.window_end]
-    if containing:
-        return min(containing, key=lambda i: abs((day - visits[i].target_date).days)), True
-    before = [i for i, v in enumerate(visits) if v.window_end < day]
-    after = [i for i, v in enumerate(visits) if v.window_start > day]
-    if not before:
-        return after[0], False
-    if not after:
-        return before[-1], False
-    previous, following = before[-1], after[0]
+    best, best_distance = None, None
+    previous = following = None
+    for index, visit in enumerate(visits):
+        if visit.window_start <= day <= visit.window_end:
+            distance = abs((day - visit.target_date).days)
+            if best_distance is None or distance < best_distance:
+                best, best_distance = index, distance
+        elif visit.window_end < day:
+            previous = index
+        elif following is None:  # visit.window_start > day
+            following = index
+    if best is not None:
+        return best, True
+    if previous is None:
+        return following, False
+    if following is None:
+        return previous, False
     to_previous = (day - visits[previous].target_date).days
     to_following = (visits[following].target_date - day).days
     return (previous if to_previous <= to_following else following), False
@@ -360,7 +376,15 @@ def derive_pfs(
 
     # The progression scan is the event, not an attendance: windows that closed before it without an
     # adequate assessment count as missed even when the PD scan falls just after one of them.
-    before_event = [a for a in post if a is not progression]
+    before_event = [a for a in post if a is not progression] if progression is not None else post
+    judged: dict[tuple[int, date], tuple[VisitStatus, ...]] = {}
+
+    def statuses(scans: list[Assessment], on: date) -> tuple[VisitStatus, ...]:
+        """`visit_statuses`, once per list of scans and date (the rules below ask the same twice)."""
+        key = (id(scans), on)
+        if key not in judged:
+            judged[key] = visit_statuses(schedule, scans, on)
+        return judged[key]
 
     def build(
         status: str,
@@ -371,9 +395,9 @@ def derive_pfs(
         reference: date,
         terminated: bool,
     ) -> PfsResult:
-        visits = visit_statuses(schedule, post, cutoff)
+        visits = statuses(post, cutoff)
         anchor = last or first_dose
-        missed = _missed_since(visit_statuses(schedule, before_event, cutoff), anchor, reference)
+        missed = _missed_since(statuses(before_event, cutoff), anchor, reference)
         at_risk, deadline = False, None
         if reason == "ongoing":
             at_risk, deadline = _early_warning(
@@ -419,7 +443,7 @@ def derive_pfs(
         if missed_rule == "gap":
             censor = (event_date - anchor).days > 2 * interval_days + window_days
         else:
-            visits = visit_statuses(schedule, before_event, cutoff)
+            visits = statuses(before_event, cutoff)
             censor = len(_missed_since(visits, anchor, event_date)) >= 2
         if censor:
             return build(CENSORED, "missed_assessments", anchor, last, cutoff, event_date,

@@ -20,6 +20,7 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 
 from backend.auth import Principal
 from backend.errors import InvalidInput
@@ -50,9 +51,10 @@ def assessment_plan(study: Study) -> pfs.AssessmentPlan:
     return pfs.AssessmentPlan(study.assessment_interval_days, study.assessment_window_days, phases)
 
 
-def schedule_for(study: Study, first_dose: date, as_of: date) -> tuple[pfs.ScheduledAssessment, ...]:
+def schedule_for(study: Study, first_dose: date, as_of: date,
+                 plan: pfs.AssessmentPlan | None = None) -> tuple[pfs.ScheduledAssessment, ...]:
     """Visits whose window opened by ``as_of``, and the next one."""
-    plan = assessment_plan(study)
+    plan = plan or assessment_plan(study)
     longest = max([plan.interval_days, *(interval for _, interval in plan.phases)])
     visits = plan.visits(first_dose, as_of + timedelta(days=longest + plan.window_days))
     opened = [v for v in visits if v.window_start <= as_of]
@@ -60,42 +62,57 @@ def schedule_for(study: Study, first_dose: date, as_of: date) -> tuple[pfs.Sched
     return tuple(opened + following)
 
 
+def ids_filter(column: sa.ColumnElement, ids: Sequence[uuid.UUID]) -> sa.ColumnElement[bool]:
+    """``column`` is one of ``ids``: on PostgreSQL one array parameter (``= ANY(:ids)``), so a study's
+    thousand patients are one short statement the driver parses once; elsewhere a plain ``IN``."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        return column == sa.any_(sa.bindparam("ids", list(ids), type_=postgresql.ARRAY(sa.Uuid()), unique=True))
+    return column.in_(list(ids))
+
+
+def chunks(ids: Sequence[uuid.UUID]) -> list[Sequence[uuid.UUID]]:
+    """One chunk on PostgreSQL (`ids_filter`), chunks of 500 elsewhere (SQLite's parameter limit)."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        return [ids] if ids else []
+    return [ids[start:start + _CHUNK] for start in range(0, len(ids), _CHUNK)]
+
+
 def load_histories(patient_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, History]:
-    """Assessments and outcomes of many patients: two queries per chunk of patients."""
+    """Assessments and outcomes of many patients: two queries (per chunk of patients), only the columns
+    `schedules.pfs` reads, as plain tuples (no ORM objects)."""
     ids = list(patient_ids)
     assessments: dict[uuid.UUID, list[pfs.Assessment]] = {pid: [] for pid in ids}
     outcomes: dict[uuid.UUID, list[pfs.Outcome]] = {pid: [] for pid in ids}
-    for start in range(0, len(ids), _CHUNK):
-        chunk = ids[start:start + _CHUNK]
-        for row in db.session.execute(
+    for chunk in chunks(ids):
+        for pid, day, overall, baseline, new_lesion, scans in db.session.execute(
                 sa.select(TumourAssessment.patient_id, TumourAssessment.date, TumourAssessment.overall_response,
                           TumourAssessment.baseline, TumourAssessment.new_lesion_date,
                           # most assessments list no scan dates: decode the JSON only where there are some
-                          sa.func.nullif(sa.cast(TumourAssessment.scan_dates, sa.Text), "[]").label("scan_dates"))
-                .where(TumourAssessment.patient_id.in_(chunk))):
-            assessments[row.patient_id].append(pfs.Assessment(
-                date=row.date, overall_response=row.overall_response, baseline=row.baseline,
-                new_lesion_date=row.new_lesion_date,
-                scan_dates=tuple(date.fromisoformat(d) for d in json.loads(row.scan_dates or "null") or ())))
-        for row in db.session.execute(
+                          sa.func.nullif(sa.cast(TumourAssessment.scan_dates, sa.Text), "[]"))
+                .where(ids_filter(TumourAssessment.patient_id, chunk))).tuples():
+            assessments[pid].append(pfs.Assessment(
+                day, overall, baseline, new_lesion,
+                tuple(date.fromisoformat(d) for d in json.loads(scans) or ()) if scans else ()))
+        for pid, kind, day in db.session.execute(
                 sa.select(PatientOutcome.patient_id, PatientOutcome.type, PatientOutcome.date)
-                .where(PatientOutcome.patient_id.in_(chunk))):
-            outcomes[row.patient_id].append(pfs.Outcome(row.type, row.date))
+                .where(ids_filter(PatientOutcome.patient_id, chunk))).tuples():
+            outcomes[pid].append(pfs.Outcome(kind, day))
     return {pid: History(tuple(assessments[pid]), tuple(outcomes[pid])) for pid in ids}
 
 
-def derive(patient: Patient, history: History, as_of: date) -> pfs.PfsResult:
+def derive(patient: Patient, history: History, as_of: date, plan: pfs.AssessmentPlan | None = None) -> pfs.PfsResult:
     study = patient.study
+    plan = plan or assessment_plan(study)
     return pfs.derive_pfs(
         patient.first_dose_date,
-        schedule_for(study, patient.first_dose_date, as_of),
+        schedule_for(study, patient.first_dose_date, as_of, plan),
         history.assessments,
         history.outcomes,
         as_of,
         missed_rule=study.pfs_missed_rule,
         interval_days=study.assessment_interval_days,
         window_days=study.assessment_window_days,
-        phases=assessment_plan(study).phases,
+        phases=plan.phases,
     )
 
 
@@ -106,12 +123,15 @@ def evaluation_date(patient: Patient, as_of: date | None, now: datetime | None =
 
 def derive_many(patients: Sequence[Patient], as_of: date | None = None, now: datetime | None = None,
                 histories: dict[uuid.UUID, History] | None = None) -> dict[uuid.UUID, tuple[date, pfs.PfsResult]]:
-    """(evaluation date, PFS) of each patient, with the data loaded in bulk (or given, already loaded)."""
+    """(evaluation date, PFS) of each patient, with the data loaded in bulk (or given, already loaded);
+    each study's assessment plan is built once."""
     histories = histories if histories is not None else load_histories(p.id for p in patients)
+    plans: dict[Any, pfs.AssessmentPlan] = {}
     result = {}
     for patient in patients:
         day = evaluation_date(patient, as_of, now)
-        result[patient.id] = (day, derive(patient, histories[patient.id], day))
+        plan = plans.get(patient.study.id) or plans.setdefault(patient.study.id, assessment_plan(patient.study))
+        result[patient.id] = (day, derive(patient, histories[patient.id], day, plan))
     return result
 
 

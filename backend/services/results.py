@@ -18,6 +18,7 @@ from datetime import date, datetime, timezone
 from typing import Any
 
 import sqlalchemy as sa
+import sqlalchemy.orm as so
 
 from backend.auth import Principal, site_filter, visible_patient
 from backend.charts.swimmer import Lane
@@ -29,7 +30,6 @@ from backend.services.studies import study_by_code
 from schedules import response, survival
 from schedules.pfs import PfsResult
 
-_CHUNK = 500
 
 
 @dataclass(frozen=True)
@@ -51,16 +51,15 @@ def response_rules(study: Study) -> response.ResponseRules:
 
 
 def _last_dates(model_date, model_patient, where, ids: Sequence[uuid.UUID], cutoff: date) -> dict[uuid.UUID, date]:
-    stmt = (sa.select(model_patient, sa.func.max(model_date)).where(model_patient.in_(ids), model_date <= cutoff,
-                                                                      *where).group_by(model_patient))
-    return {pid: day for pid, day in db.session.execute(stmt)}
+    stmt = (sa.select(model_patient, sa.func.max(model_date))
+            .where(pfs_service.ids_filter(model_patient, ids), model_date <= cutoff, *where).group_by(model_patient))
+    return dict(db.session.execute(stmt).tuples().all())
 
 
 def _alive_dates(ids: Sequence[uuid.UUID], cutoff: date) -> dict[uuid.UUID, list[date]]:
     """Latest completed visit and symptom report of each patient, by the cut-off (OS's last contact)."""
     found: dict[uuid.UUID, list[date]] = {pid: [] for pid in ids}
-    for start in range(0, len(ids), _CHUNK):
-        chunk = ids[start:start + _CHUNK]
+    for chunk in pfs_service.chunks(ids):
         for source in (
                 _last_dates(Event.actual_date, Event.patient_id, (Event.status == "completed",), chunk, cutoff),
                 _last_dates(SymptomReport.local_date, SymptomReport.patient_id, (), chunk, cutoff)):
@@ -72,9 +71,9 @@ def _alive_dates(ids: Sequence[uuid.UUID], cutoff: date) -> dict[uuid.UUID, list
 def last_doses(ids: Sequence[uuid.UUID], cutoff: date) -> dict[uuid.UUID, date]:
     """The last dose given by the cut-off: the latest completed dose visit."""
     found: dict[uuid.UUID, date] = {}
-    for start in range(0, len(ids), _CHUNK):
+    for chunk in pfs_service.chunks(ids):
         found.update(_last_dates(Event.actual_date, Event.patient_id,
-                                 (Event.status == "completed", Event.kind == "dose"), ids[start:start + _CHUNK], cutoff))
+                                 (Event.status == "completed", Event.kind == "dose"), chunk, cutoff))
     return found
 
 
@@ -88,6 +87,7 @@ def derive_results(patients: Sequence[Patient], cutoff: date | None = None) -> d
     latest = max(day for day, _ in progression_free.values())
     alive = _alive_dates([p.id for p in dosed], latest)
     rules_by_study: dict[uuid.UUID, response.ResponseRules] = {}
+    plans: dict[uuid.UUID, Any] = {}
     results = {}
     for patient in dosed:
         day, pfs_result = progression_free[patient.id]
@@ -107,7 +107,9 @@ def derive_results(patients: Sequence[Patient], cutoff: date | None = None) -> d
             if pfs_result.reason == "no_baseline":  # a responder's DoR needs no baseline scan
                 assured = pfs_service.History(response.with_baseline(patient.first_dose_date, history.assessments),
                                               history.outcomes)
-                censoring = pfs_service.derive(patient, assured, day)
+                plan = plans.get(patient.study_id) or plans.setdefault(
+                    patient.study_id, pfs_service.assessment_plan(patient.study))
+                censoring = pfs_service.derive(patient, assured, day, plan)
             dor = response.duration_of_response(censoring, best.first_response_date)
         evaluable = any(a.baseline and a.date <= day for a in history.assessments)
         results[patient.id] = PatientResult(patient, day, evaluable, best, pfs_result, os_result, dor)
@@ -140,7 +142,9 @@ def study_patients(principal: Principal, code: str, regimen: str | None = None) 
     study = study_by_code(principal, code)
     stmt = (sa.select(Patient).join(Site, Site.id == Patient.site_id)
             .where(Patient.study_id == study.id, site_filter(principal, Patient.site_id, Patient.study_id))
-            .order_by(Site.code, Patient.subject_id))
+            .order_by(Site.code, Patient.subject_id)
+            # one read of the study and of each site, not a copy of their JSON settings on every row
+            .options(so.selectinload(Patient.study), so.selectinload(Patient.site)))
     if regimen is not None:
         stmt = stmt.where(Patient.regimen == regimen)
     return study, list(db.session.scalars(stmt))
