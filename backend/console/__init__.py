@@ -1,6 +1,6 @@
 """The staff web console at /console/: server-rendered pages over the same services as the API.
 
-One blueprint per page family (`auth`, `sites`, `patients`, `studies`); templates in
+One blueprint per page family (`auth`, `sites`, `patients`, `studies`, `results`); templates in
 `backend/templates/console/<stem>/`, the few static files in `backend/static/console/` (no CDN,
 no build step). Every console answer carries a Content-Security-Policy without inline scripts or
 styles, and every POST needs the form's CSRF token.
@@ -20,11 +20,11 @@ assets = Blueprint("console", __name__, static_folder=str(STATIC), static_url_pa
 
 
 def register_console(app: Flask) -> None:
-    from backend.console import auth, patients, sites, studies
+    from backend.console import auth, patients, results, sites, studies
     from backend.console.i18n import init_i18n
 
     init_i18n(app)
-    for blueprint in (auth.bp, sites.bp, patients.bp, studies.bp):
+    for blueprint in (auth.bp, sites.bp, patients.bp, studies.bp, results.bp):
         if not blueprint._got_registered_once:  # blueprints are module-level: set up once per process
             blueprint.before_request(auth.check_csrf)
             if blueprint is not auth.bp:

@@ -83,8 +83,9 @@ def load_histories(patient_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, History]
     ids = list(patient_ids)
     assessments: dict[uuid.UUID, list[pfs.Assessment]] = {pid: [] for pid in ids}
     outcomes: dict[uuid.UUID, list[pfs.Outcome]] = {pid: [] for pid in ids}
+    connection = db.session.connection()  # Core rows: the ORM's per-row machinery costs more than the query
     for chunk in chunks(ids):
-        for pid, day, overall, baseline, new_lesion, scans in db.session.execute(
+        for pid, day, overall, baseline, new_lesion, scans in connection.execute(
                 sa.select(TumourAssessment.patient_id, TumourAssessment.date, TumourAssessment.overall_response,
                           TumourAssessment.baseline, TumourAssessment.new_lesion_date,
                           # most assessments list no scan dates: decode the JSON only where there are some
@@ -93,7 +94,7 @@ def load_histories(patient_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, History]
             assessments[pid].append(pfs.Assessment(
                 day, overall, baseline, new_lesion,
                 tuple(date.fromisoformat(d) for d in json.loads(scans) or ()) if scans else ()))
-        for pid, kind, day in db.session.execute(
+        for pid, kind, day in connection.execute(
                 sa.select(PatientOutcome.patient_id, PatientOutcome.type, PatientOutcome.date)
                 .where(ids_filter(PatientOutcome.patient_id, chunk))).tuples():
             outcomes[pid].append(pfs.Outcome(kind, day))

@@ -53,7 +53,7 @@ def response_rules(study: Study) -> response.ResponseRules:
 def _last_dates(model_date, model_patient, where, ids: Sequence[uuid.UUID], cutoff: date) -> dict[uuid.UUID, date]:
     stmt = (sa.select(model_patient, sa.func.max(model_date))
             .where(pfs_service.ids_filter(model_patient, ids), model_date <= cutoff, *where).group_by(model_patient))
-    return dict(db.session.execute(stmt).tuples().all())
+    return dict(db.session.connection().execute(stmt).tuples().all())
 
 
 def _alive_dates(ids: Sequence[uuid.UUID], cutoff: date) -> dict[uuid.UUID, list[date]]:
@@ -150,6 +150,15 @@ def study_patients(principal: Principal, code: str, regimen: str | None = None) 
     return study, list(db.session.scalars(stmt))
 
 
+def study_regimens(principal: Principal, code: str) -> list[str]:
+    """The regimens of the study's patients in the caller's scope (the Results page's filter)."""
+    study = study_by_code(principal, code)
+    return list(db.session.scalars(
+        sa.select(Patient.regimen).distinct()
+        .where(Patient.study_id == study.id, site_filter(principal, Patient.site_id, Patient.study_id))
+        .order_by(Patient.regimen)))
+
+
 def reported_cutoff(cutoff: date | None, results: Iterable[PatientResult]) -> date:
     """The cut-off given, else the latest site's today among the patients (today in UTC when none)."""
     if cutoff is not None:
@@ -175,14 +184,20 @@ def efficacy_summary(results: Sequence[PatientResult]) -> dict[str, Any]:
     }
 
 
-def study_efficacy(principal: Principal, code: str, cutoff: date | None, regimen: str | None) -> dict[str, Any]:
+def study_results(principal: Principal, code: str, cutoff: date | None,
+                  regimen: str | None) -> tuple[dict[str, Any], list[PatientResult]]:
+    """The efficacy body and the patient results it summarises (the console's swimmer plot draws those)."""
     _, patients = study_patients(principal, code, regimen)
     results = list(derive_results(patients, cutoff).values())
     by_regimen = []
     for name in sorted({r.patient.regimen for r in results}):
         by_regimen.append({"regimen": name, **efficacy_summary([r for r in results if r.patient.regimen == name])})
-    return {"cutoff": reported_cutoff(cutoff, results), "regimen": regimen, **efficacy_summary(results),
-            "by_regimen": by_regimen}
+    return ({"cutoff": reported_cutoff(cutoff, results), "regimen": regimen, **efficacy_summary(results),
+             "by_regimen": by_regimen}, results)
+
+
+def study_efficacy(principal: Principal, code: str, cutoff: date | None, regimen: str | None) -> dict[str, Any]:
+    return study_results(principal, code, cutoff, regimen)[0]
 
 
 def swimmer_lane(result: PatientResult) -> Lane:

@@ -21,21 +21,19 @@ from backend.services import pfs as pfs_service
 from backend.services.results import last_doses, study_patients
 from schedules import safety
 
-_CHUNK = 500
 
 
 def _safety_patients(patients: Sequence[Patient], cutoff: date) -> list[safety.SafetyPatient]:
     ids = [p.id for p in patients]
     events: dict[uuid.UUID, list[safety.AdverseEventRecord]] = defaultdict(list)
     symptoms: dict[uuid.UUID, list[safety.SymptomGrade]] = defaultdict(list)
-    for start in range(0, len(ids), _CHUNK):
-        chunk = ids[start:start + _CHUNK]
-        for row in db.session.execute(
+    connection = db.session.connection()  # Core rows, only the columns the rules read
+    for chunk in pfs_service.chunks(ids):
+        for pid, *record in connection.execute(
                 sa.select(AdverseEvent.patient_id, AdverseEvent.ctcae_term, AdverseEvent.soc, AdverseEvent.grade,
                           AdverseEvent.onset_date, AdverseEvent.serious, AdverseEvent.action_taken)
-                .where(AdverseEvent.patient_id.in_(chunk), AdverseEvent.onset_date <= cutoff)):
-            events[row.patient_id].append(safety.AdverseEventRecord(
-                row.ctcae_term, row.soc, row.grade, row.onset_date, row.serious, row.action_taken))
+                .where(pfs_service.ids_filter(AdverseEvent.patient_id, chunk), AdverseEvent.onset_date <= cutoff)):
+            events[pid].append(safety.AdverseEventRecord(*record))
         symptoms.update(_worst_symptoms(chunk, cutoff))
     doses = last_doses(ids, cutoff)
     return [safety.SafetyPatient(p.regimen, p.first_dose_date, doses.get(p.id), tuple(events[p.id]),
@@ -50,15 +48,16 @@ def _worst_symptoms(ids: Sequence[uuid.UUID], cutoff: date) -> dict[uuid.UUID, l
     element = sa.func.json_array_elements(SymptomReport.symptoms).table_valued("value").alias("symptom")
     term = element.c.value.op("->>")("term")
     grade = sa.cast(element.c.value.op("->>")("composite_grade"), sa.Integer)
-    post_baseline = (SymptomReport.patient_id.in_(ids), SymptomReport.local_date <= cutoff,
+    post_baseline = (pfs_service.ids_filter(SymptomReport.patient_id, ids), SymptomReport.local_date <= cutoff,
                      SymptomReport.local_date > Patient.first_dose_date)
     found: dict[uuid.UUID, list[safety.SymptomGrade]] = defaultdict(list)
-    for pid, name, worst, day in db.session.execute(
+    connection = db.session.connection()
+    for pid, name, worst, day in connection.execute(
             sa.select(SymptomReport.patient_id, term, sa.func.max(grade), sa.func.max(SymptomReport.local_date))
             .join(Patient, Patient.id == SymptomReport.patient_id).join(element, sa.true())
             .where(*post_baseline).group_by(SymptomReport.patient_id, term)):
         found[pid].append(safety.SymptomGrade(str(name), day, worst))
-    for pid, day in db.session.execute(
+    for pid, day in connection.execute(
             sa.select(SymptomReport.patient_id, sa.func.max(SymptomReport.local_date))
             .join(Patient, Patient.id == SymptomReport.patient_id).where(*post_baseline)
             .group_by(SymptomReport.patient_id)):
