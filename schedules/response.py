@@ -117,20 +117,28 @@ def considered_assessments(first_dose: date, assessments: Sequence[pfs.Assessmen
 
 def _confirmed_pairs(post: Sequence[pfs.Assessment], rules: ResponseRules) -> list[tuple[int, int]]:
     """(i, j) pairs of CR/PR assessments ``confirm_min_days`` apart with CR, PR and one NE at most
-    between them, by confirming date then first date."""
+    between them, by confirming date then first date.
+
+    For each confirming assessment j the earlier ones are walked back from j - 1: once what lies
+    between holds an SD, PD or NON_CR_NON_PD, or a second NE, no earlier assessment can pair with j."""
     pairs = []
     for j, later in enumerate(post):
         if later.overall_response not in RESPONDING:
             continue
-        for i in range(j):
+        found = []
+        not_evaluable = 0
+        for i in range(j - 1, -1, -1):
             earlier = post[i]
-            if earlier.overall_response not in RESPONDING:
-                continue
-            if (later.date - earlier.date).days < rules.confirm_min_days:
-                continue
-            between = [a.overall_response for a in post[i + 1:j]]
-            if all(r in RESPONDING or r == "NE" for r in between) and between.count("NE") <= 1:
-                pairs.append((i, j))
+            if earlier.overall_response in RESPONDING:
+                if (later.date - earlier.date).days >= rules.confirm_min_days:
+                    found.append((i, j))
+            elif earlier.overall_response == "NE":
+                not_evaluable += 1
+                if not_evaluable > 1:
+                    break
+            else:
+                break
+        pairs.extend(reversed(found))
     return pairs
 
 

@@ -77,6 +77,15 @@ class CurvePointSchema(ma.Schema):
     censored = ma.fields.Integer(dump_only=True)
 
 
+class PassThroughList(ma.fields.List):
+    """A list the derivation already builds from JSON-ready numbers (`schedules.survival.summary`'s curve
+    and numbers at risk): documented by its item schema, dumped as it is rather than point by point
+    (a study of 1,000 patients has thousands of points per answer)."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return None if value is None else list(value)
+
+
 class KaplanMeierSchema(ma.Schema):
     n = ma.fields.Integer(dump_only=True)
     events = ma.fields.Integer(dump_only=True)
@@ -85,8 +94,8 @@ class KaplanMeierSchema(ma.Schema):
     median_ci = ma.fields.List(ma.fields.Integer(allow_none=True), dump_only=True)
     rate_6m = ma.fields.Nested(LandmarkSchema, dump_only=True, allow_none=True)
     rate_12m = ma.fields.Nested(LandmarkSchema, dump_only=True, allow_none=True)
-    at_risk = ma.fields.List(ma.fields.Nested(AtRiskSchema), dump_only=True)
-    curve = ma.fields.List(ma.fields.Nested(CurvePointSchema), dump_only=True)
+    at_risk = PassThroughList(ma.fields.Nested(AtRiskSchema), dump_only=True)
+    curve = PassThroughList(ma.fields.Nested(CurvePointSchema), dump_only=True)
 
 
 class KmSetSchema(ma.Schema):

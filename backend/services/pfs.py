@@ -83,20 +83,20 @@ def load_histories(patient_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, History]
     ids = list(patient_ids)
     assessments: dict[uuid.UUID, list[pfs.Assessment]] = {pid: [] for pid in ids}
     outcomes: dict[uuid.UUID, list[pfs.Outcome]] = {pid: [] for pid in ids}
-    connection = db.session.connection()  # Core rows: the ORM's per-row machinery costs more than the query
+    connection = db.session.connection()  # Core rows fetched at once: ORM rows cost more than the query
     for chunk in chunks(ids):
         for pid, day, overall, baseline, new_lesion, scans in connection.execute(
                 sa.select(TumourAssessment.patient_id, TumourAssessment.date, TumourAssessment.overall_response,
                           TumourAssessment.baseline, TumourAssessment.new_lesion_date,
                           # most assessments list no scan dates: decode the JSON only where there are some
                           sa.func.nullif(sa.cast(TumourAssessment.scan_dates, sa.Text), "[]"))
-                .where(ids_filter(TumourAssessment.patient_id, chunk))).tuples():
+                .where(ids_filter(TumourAssessment.patient_id, chunk))).all():
             assessments[pid].append(pfs.Assessment(
                 day, overall, baseline, new_lesion,
                 tuple(date.fromisoformat(d) for d in json.loads(scans) or ()) if scans else ()))
         for pid, kind, day in connection.execute(
                 sa.select(PatientOutcome.patient_id, PatientOutcome.type, PatientOutcome.date)
-                .where(ids_filter(PatientOutcome.patient_id, chunk))).tuples():
+                .where(ids_filter(PatientOutcome.patient_id, chunk))).all():
             outcomes[pid].append(pfs.Outcome(kind, day))
     return {pid: History(tuple(assessments[pid]), tuple(outcomes[pid])) for pid in ids}
 

@@ -50,30 +50,32 @@ def response_rules(study: Study) -> response.ResponseRules:
     return response.ResponseRules.from_settings(study.settings)
 
 
-def _last_dates(model_date, model_patient, where, ids: Sequence[uuid.UUID], cutoff: date) -> dict[uuid.UUID, date]:
-    stmt = (sa.select(model_patient, sa.func.max(model_date))
+def _latest(model_date, model_patient, where, ids: Sequence[uuid.UUID], cutoff: date) -> sa.Select:
+    """Each patient's latest ``model_date`` by the cut-off."""
+    return (sa.select(model_patient.label("patient_id"), sa.func.max(model_date).label("day"))
             .where(pfs_service.ids_filter(model_patient, ids), model_date <= cutoff, *where).group_by(model_patient))
-    return dict(db.session.connection().execute(stmt).tuples().all())
 
 
 def _alive_dates(ids: Sequence[uuid.UUID], cutoff: date) -> dict[uuid.UUID, list[date]]:
-    """Latest completed visit and symptom report of each patient, by the cut-off (OS's last contact)."""
+    """Latest completed visit and symptom report of each patient, by the cut-off (OS's last contact):
+    one statement (per chunk), Core rows."""
     found: dict[uuid.UUID, list[date]] = {pid: [] for pid in ids}
+    connection = db.session.connection()
     for chunk in pfs_service.chunks(ids):
-        for source in (
-                _last_dates(Event.actual_date, Event.patient_id, (Event.status == "completed",), chunk, cutoff),
-                _last_dates(SymptomReport.local_date, SymptomReport.patient_id, (), chunk, cutoff)):
-            for pid, day in source.items():
-                found[pid].append(day)
+        for pid, day in connection.execute(sa.union_all(
+                _latest(Event.actual_date, Event.patient_id, (Event.status == "completed",), chunk, cutoff),
+                _latest(SymptomReport.local_date, SymptomReport.patient_id, (), chunk, cutoff))).all():
+            found[pid].append(day)
     return found
 
 
 def last_doses(ids: Sequence[uuid.UUID], cutoff: date) -> dict[uuid.UUID, date]:
     """The last dose given by the cut-off: the latest completed dose visit."""
     found: dict[uuid.UUID, date] = {}
+    connection = db.session.connection()
     for chunk in pfs_service.chunks(ids):
-        found.update(_last_dates(Event.actual_date, Event.patient_id,
-                                 (Event.status == "completed", Event.kind == "dose"), chunk, cutoff))
+        found.update(connection.execute(_latest(Event.actual_date, Event.patient_id, (
+            Event.status == "completed", Event.kind == "dose"), chunk, cutoff)).tuples().all())
     return found
 
 

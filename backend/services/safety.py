@@ -32,7 +32,7 @@ def _safety_patients(patients: Sequence[Patient], cutoff: date) -> list[safety.S
         for pid, *record in connection.execute(
                 sa.select(AdverseEvent.patient_id, AdverseEvent.ctcae_term, AdverseEvent.soc, AdverseEvent.grade,
                           AdverseEvent.onset_date, AdverseEvent.serious, AdverseEvent.action_taken)
-                .where(pfs_service.ids_filter(AdverseEvent.patient_id, chunk), AdverseEvent.onset_date <= cutoff)):
+                .where(pfs_service.ids_filter(AdverseEvent.patient_id, chunk), AdverseEvent.onset_date <= cutoff)).all():
             events[pid].append(safety.AdverseEventRecord(*record))
         symptoms.update(_worst_symptoms(chunk, cutoff))
     doses = last_doses(ids, cutoff)
@@ -55,12 +55,12 @@ def _worst_symptoms(ids: Sequence[uuid.UUID], cutoff: date) -> dict[uuid.UUID, l
     for pid, name, worst, day in connection.execute(
             sa.select(SymptomReport.patient_id, term, sa.func.max(grade), sa.func.max(SymptomReport.local_date))
             .join(Patient, Patient.id == SymptomReport.patient_id).join(element, sa.true())
-            .where(*post_baseline).group_by(SymptomReport.patient_id, term)):
+            .where(*post_baseline).group_by(SymptomReport.patient_id, term)).all():
         found[pid].append(safety.SymptomGrade(str(name), day, worst))
     for pid, day in connection.execute(
             sa.select(SymptomReport.patient_id, sa.func.max(SymptomReport.local_date))
             .join(Patient, Patient.id == SymptomReport.patient_id).where(*post_baseline)
-            .group_by(SymptomReport.patient_id)):
+            .group_by(SymptomReport.patient_id)).all():
         if pid not in found:
             found[pid].append(safety.SymptomGrade("", day, None))
     return found
