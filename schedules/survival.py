@@ -19,6 +19,7 @@ booleans (``cnsr == 0``). Sources and conventions:
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -106,7 +107,8 @@ def numbers_at_risk(times: Sequence[int], until: int | None = None,
                     every: int = AT_RISK_EVERY) -> list[dict[str, int]]:
     """Patients with a time of at least each multiple of ``every`` days, up to the longest time."""
     last = max(times, default=0) if until is None else until
-    return [{"day": day, "n": sum(1 for t in times if t >= day)} for day in range(0, last + 1, every)]
+    ordered = sorted(times)  # those at risk on `day` are the times from the first one >= day on
+    return [{"day": day, "n": len(ordered) - bisect_left(ordered, day)} for day in range(0, last + 1, every)]
 
 
 def summary(times: Sequence[int], events: Sequence[bool]) -> dict[str, Any]:
