@@ -70,6 +70,14 @@ def ids_filter(column: sa.ColumnElement, ids: Sequence[uuid.UUID]) -> sa.ColumnE
     return column.in_(list(ids))
 
 
+def core_connection() -> sa.Connection:
+    """The session's connection, for bulk reads as plain Core rows (the ORM's per-row work costs more than
+    the query); pending changes are flushed first, as `Session.execute` would autoflush them."""
+    if db.session.autoflush:
+        db.session.flush()
+    return db.session.connection()
+
+
 def chunks(ids: Sequence[uuid.UUID]) -> list[Sequence[uuid.UUID]]:
     """One chunk on PostgreSQL (`ids_filter`), chunks of 500 elsewhere (SQLite's parameter limit)."""
     if db.session.get_bind().dialect.name == "postgresql":
@@ -83,7 +91,7 @@ def load_histories(patient_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, History]
     ids = list(patient_ids)
     assessments: dict[uuid.UUID, list[pfs.Assessment]] = {pid: [] for pid in ids}
     outcomes: dict[uuid.UUID, list[pfs.Outcome]] = {pid: [] for pid in ids}
-    connection = db.session.connection()  # Core rows fetched at once: ORM rows cost more than the query
+    connection = core_connection()
     for chunk in chunks(ids):
         for pid, day, overall, baseline, new_lesion, scans in connection.execute(
                 sa.select(TumourAssessment.patient_id, TumourAssessment.date, TumourAssessment.overall_response,

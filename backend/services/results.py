@@ -60,7 +60,7 @@ def _alive_dates(ids: Sequence[uuid.UUID], cutoff: date) -> dict[uuid.UUID, list
     """Latest completed visit and symptom report of each patient, by the cut-off (OS's last contact):
     one statement (per chunk), Core rows."""
     found: dict[uuid.UUID, list[date]] = {pid: [] for pid in ids}
-    connection = db.session.connection()
+    connection = pfs_service.core_connection()
     for chunk in pfs_service.chunks(ids):
         for pid, day in connection.execute(sa.union_all(
                 _latest(Event.actual_date, Event.patient_id, (Event.status == "completed",), chunk, cutoff),
@@ -72,7 +72,7 @@ def _alive_dates(ids: Sequence[uuid.UUID], cutoff: date) -> dict[uuid.UUID, list
 def last_doses(ids: Sequence[uuid.UUID], cutoff: date) -> dict[uuid.UUID, date]:
     """The last dose given by the cut-off: the latest completed dose visit."""
     found: dict[uuid.UUID, date] = {}
-    connection = db.session.connection()
+    connection = pfs_service.core_connection()
     for chunk in pfs_service.chunks(ids):
         found.update(connection.execute(_latest(Event.actual_date, Event.patient_id, (
             Event.status == "completed", Event.kind == "dose"), chunk, cutoff)).tuples().all())

@@ -27,7 +27,7 @@ def _safety_patients(patients: Sequence[Patient], cutoff: date) -> list[safety.S
     ids = [p.id for p in patients]
     events: dict[uuid.UUID, list[safety.AdverseEventRecord]] = defaultdict(list)
     symptoms: dict[uuid.UUID, list[safety.SymptomGrade]] = defaultdict(list)
-    connection = db.session.connection()  # Core rows, only the columns the rules read
+    connection = pfs_service.core_connection()  # only the columns the rules read
     for chunk in pfs_service.chunks(ids):
         for pid, *record in connection.execute(
                 sa.select(AdverseEvent.patient_id, AdverseEvent.ctcae_term, AdverseEvent.soc, AdverseEvent.grade,
@@ -51,7 +51,7 @@ def _worst_symptoms(ids: Sequence[uuid.UUID], cutoff: date) -> dict[uuid.UUID, l
     post_baseline = (pfs_service.ids_filter(SymptomReport.patient_id, ids), SymptomReport.local_date <= cutoff,
                      SymptomReport.local_date > Patient.first_dose_date)
     found: dict[uuid.UUID, list[safety.SymptomGrade]] = defaultdict(list)
-    connection = db.session.connection()
+    connection = pfs_service.core_connection()
     for pid, name, worst, day in connection.execute(
             sa.select(SymptomReport.patient_id, term, sa.func.max(grade), sa.func.max(SymptomReport.local_date))
             .join(Patient, Patient.id == SymptomReport.patient_id).join(element, sa.true())

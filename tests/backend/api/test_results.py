@@ -264,3 +264,19 @@ def test_swimmer_lanes_come_from_the_same_results(cohort):
     assert responder.markers == (("response", 43), ("confirmation", 85), ("progression", 127))
     died = swimmer_lane(results[cohort["002"].id])
     assert (died.ongoing, died.markers) == (False, (("death", 105),))
+
+
+def test_bulk_reads_see_what_the_transaction_added_but_did_not_flush(db, study):
+    """The bulk loads read plain Core rows for speed; they flush pending changes first, as the ORM would."""
+    from backend.models import PatientOutcome, TumourAssessment
+    from backend.services.pfs import load_histories
+
+    patient = PatientFactory(site=study.sites[0], first_dose_date=FIRST_DOSE)
+    db.session.flush()
+    db.session.add(TumourAssessment(patient_id=patient.id, date=date(2025, 2, 17), overall_response="PR",
+                                    baseline=False, scan_dates=["2025-02-15"]))
+    db.session.add(PatientOutcome(patient_id=patient.id, type="death", date=date(2025, 3, 1)))
+    history = load_histories([patient.id])[patient.id]
+    assert [(a.date, a.overall_response, a.scan_dates) for a in history.assessments] == [
+        (date(2025, 2, 17), "PR", (date(2025, 2, 15),))]
+    assert [(o.type, o.date) for o in history.outcomes] == [("death", date(2025, 3, 1))]
