@@ -62,11 +62,13 @@ def results_page(principal: Principal, code: str, args: Any) -> dict[str, Any]:
     if len(efficacy["by_regimen"]) > 1:
         groups += efficacy["by_regimen"]
     return {
-        "study": study, "query": query, "errors": errors, "raw": {name: args.get(name, "")[:100] for name in QUERY_FIELDS},
+        "study": study, "query": query, "errors": errors,
+        "raw": {name: str(args.get(name, ""))[:100] for name in QUERY_FIELDS},
         "regimens": results_service.study_regimens(principal, code),
         "efficacy": efficacy, "groups": groups, "safety": safety,
         "km": {"pfs": km_figure(efficacy, "pfs"), "os": km_figure(efficacy, "os")},
-        "swimmer": swimmer_chart(lanes), "lanes": len(lanes), "actions": safety_rules.ACTIONS, "grades": safety_rules.GRADES,
+        "swimmer": swimmer_chart(lanes), "lanes": len(lanes),
+        "actions": safety_rules.ACTIONS, "grades": safety_rules.GRADES,
     }
 
 

@@ -32,7 +32,8 @@ def _safety_patients(patients: Sequence[Patient], cutoff: date) -> list[safety.S
         for pid, *record in connection.execute(
                 sa.select(AdverseEvent.patient_id, AdverseEvent.ctcae_term, AdverseEvent.soc, AdverseEvent.grade,
                           AdverseEvent.onset_date, AdverseEvent.serious, AdverseEvent.action_taken)
-                .where(pfs_service.ids_filter(AdverseEvent.patient_id, chunk), AdverseEvent.onset_date <= cutoff)).all():
+                .where(pfs_service.ids_filter(AdverseEvent.patient_id, chunk),
+                       AdverseEvent.onset_date <= cutoff)).all():
             events[pid].append(safety.AdverseEventRecord(*record))
         symptoms.update(_worst_symptoms(chunk, cutoff))
     doses = last_doses(ids, cutoff)

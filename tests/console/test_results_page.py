@@ -71,7 +71,8 @@ def test_a_coordinator_reads_the_results_as_the_api_answers_them(page, client, a
         assert len(day_0) == max(1, len(efficacy["by_regimen"]) if len(efficacy["by_regimen"]) > 1 else 1)
     assert efficacy["km"]["os"]["events"] == 1  # the death recorded above
 
-    swimmer = page.get_by_role("img", name="Swimmer plot: one bar per patient from the first dose to the end of follow-up")
+    swimmer = page.get_by_role(
+        "img", name="Swimmer plot: one bar per patient from the first dose to the end of follow-up")
     assert swimmer.locator("g.lane").count() == efficacy["km"]["os"]["n"]
     assert swimmer.locator(".marker-death").count() == 1
 
