@@ -79,7 +79,7 @@ def pfs_scan_command(now):
 
 
 def _import_help() -> str:
-    from backend.services.patients import IMPORT_COLUMNS, VISITS_HELP
+    from backend.services.imports import IMPORT_COLUMNS, VISITS_HELP
 
     return (
         "Enrol the patients of an existing trial from FILE (CSV, UTF-8, a header row) and plan their "
@@ -126,7 +126,7 @@ def import_patients_command(file, codes_file):
     import sys
 
     from backend.models.audit import SYSTEM_ACTOR, current_actor
-    from backend.services.patients import IMPORT_COLUMNS, REQUIRED_IMPORT_COLUMNS, import_patients
+    from backend.services.imports import IMPORT_COLUMNS, REQUIRED_IMPORT_COLUMNS, import_patients
 
     with open(file, newline="", encoding="utf-8-sig") as handle:
         reader = csv.DictReader(handle)
