@@ -1,14 +1,14 @@
 """The deferred audit checks probe the audit trail by equality only, and never by a sequential scan
 
 Every change to an audited table fires, at COMMIT, a check that an audit record of the same
-transaction names the changed row (revisions 0001 and 0006_sessions). The check of `events` asked
-for `entity_id IN (row id, patient id)`: PostgreSQL plans that list as a filter, not an index
-condition, when the table has no statistics (autovacuum off), and PL/pgSQL caches the plan for the
-session, so each check read every `events` audit record ever written: quadratic, minutes at COMMIT
-for an import of a few hundred patients. Both checks now make one equality probe per candidate id,
-and run with `enable_seqscan = off` so that even a plan cached while `audit_records` was tiny is an
-index probe (`ix_audit_records_entity`), whatever the statistics say. The guarantee is unchanged: a
-change without its audit record in the same transaction still fails to commit.
+transaction names the changed row (revisions 0001 and 0006_sessions). PL/pgSQL caches the check's plan
+for the session; planned while `audit_records` looked tiny (a new database, autovacuum off, no
+statistics), it is a sequential scan, kept while the table grows: one scan of the whole trail per
+changed row at COMMIT, quadratic, minutes for an import of a few hundred patients. Both checks now run
+with `enable_seqscan = off`, so every plan of them is an index probe of `ix_audit_records_entity`
+whatever the statistics say, and the check of `events` makes one equality probe per candidate id (the
+event's, then its patient's) instead of an IN list. The guarantee is unchanged: a change without its
+audit record in the same transaction still fails to commit.
 
 Revision ID: 0007_import
 Revises: 0006_speed
@@ -49,11 +49,11 @@ BEGIN
     ELSE
         row_id := NEW.id::text; owner_id := NEW.patient_id::text;
     END IF;
-    -- A record of the patient's calendar (an imported calendar: one record naming its events), else
-    -- the event's own record (the API's writes). The first probe answers for hundreds of rows at once.
-    IF EXISTS (SELECT 1 FROM audit_records a WHERE a.entity = 'events' AND a.entity_id = owner_id
+    -- The event's own record (the API's writes: enrolment, recording, re-plans), else the record of
+    -- its patient's calendar (an imported calendar: one record naming all its events).
+    IF EXISTS (SELECT 1 FROM audit_records a WHERE a.entity = 'events' AND a.entity_id = row_id
                                                 AND a.transaction_id = txid_current())
-       OR EXISTS (SELECT 1 FROM audit_records a WHERE a.entity = 'events' AND a.entity_id = row_id
+       OR EXISTS (SELECT 1 FROM audit_records a WHERE a.entity = 'events' AND a.entity_id = owner_id
                                                    AND a.transaction_id = txid_current()) THEN
         RETURN NULL;
     END IF;
