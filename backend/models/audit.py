@@ -115,7 +115,8 @@ def audit_entry(obj: Any, action: str, changes: dict[str, Any], session: so.Sess
 def record_many(session: so.Session, *, action: str, entity: str, changes_by_id: dict[str, dict[str, Any]],
                 reasons: dict[str, str] | None = None) -> int:
     """Audit many records changed outside the ORM unit of work (bulk inserts and updates), one audit
-    record per changed record so each is found by its own id, in the same transaction: one text COPY
+    record per entry of `changes_by_id` (per changed record, found by its own id; or per imported
+    calendar, under its patient's id), in the same transaction: one text COPY
     on PostgreSQL, one executemany INSERT elsewhere. `reasons`: by id, where they differ (an import
     batch); the session's reason otherwise. Returns the number written."""
     if not changes_by_id:
