@@ -79,7 +79,7 @@ def pfs_scan_command(now):
 
 
 def _import_help() -> str:
-    from backend.services.patients import IMPORT_COLUMNS, VISITS_HELP
+    from backend.services.imports import IMPORT_COLUMNS, VISITS_HELP
 
     return (
         "Enrol the patients of an existing trial from FILE (CSV, UTF-8, a header row) and plan their "
@@ -97,7 +97,17 @@ def _import_subjects(rows) -> list[tuple[str, str]]:
     return [((row.get("study") or "").strip(), (row.get("subject_id") or "").strip()) for _line, row in rows]
 
 
-def _write_activation_codes(rows, codes_file: str, enrolled_before: set, source: str) -> None:
+def _csv_rows(file: str):
+    """(line, row) of the import file, read as they are consumed: a 100,000-row file is never all in memory."""
+    import csv
+
+    with open(file, newline="", encoding="utf-8-sig") as handle:
+        reader = csv.DictReader(handle)
+        for row in reader:
+            yield reader.line_num, row
+
+
+def _write_activation_codes(subjects, codes_file: str, enrolled_before: set, source: str) -> None:
     """`--activation-codes FILE`: a one-time code for every patient this import enrolled, written as CSV
     (study, site, subject_id, code, expires_at) for the site to hand out; the file is readable by its
     owner only. Codes are stored hashed: this file is the only copy."""
@@ -106,7 +116,7 @@ def _write_activation_codes(rows, codes_file: str, enrolled_before: set, source:
 
     from backend.services.activation import issue_codes_for_import
 
-    issued = issue_codes_for_import(_import_subjects(rows), enrolled_before=enrolled_before, source=source)
+    issued = issue_codes_for_import(subjects, enrolled_before=enrolled_before, source=source)
     descriptor = os.open(codes_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with open(descriptor, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
@@ -126,7 +136,7 @@ def import_patients_command(file, codes_file):
     import sys
 
     from backend.models.audit import SYSTEM_ACTOR, current_actor
-    from backend.services.patients import IMPORT_COLUMNS, REQUIRED_IMPORT_COLUMNS, import_patients
+    from backend.services.imports import IMPORT_COLUMNS, REQUIRED_IMPORT_COLUMNS, import_patients
 
     with open(file, newline="", encoding="utf-8-sig") as handle:
         reader = csv.DictReader(handle)
@@ -137,17 +147,18 @@ def import_patients_command(file, codes_file):
             raise click.ClickException(
                 "; ".join(filter(None, [unknown and f"unknown column(s): {', '.join(unknown)}",
                                         missing and f"missing column(s): {', '.join(missing)}"])))
-        rows = [(reader.line_num, row) for row in reader]
+        total = sum(1 for _ in reader)
+    subjects = _import_subjects(_csv_rows(file)) if codes_file else []
     actor = current_actor.set(SYSTEM_ACTOR)  # audited as the system, whatever ran before in this process
     try:
         if codes_file:
             from backend.services.activation import enrolled_ids
 
-            enrolled_before = enrolled_ids(_import_subjects(rows))
-        with click.progressbar(length=len(rows), label="Importing patients", file=sys.stderr) as bar:
-            summary = import_patients(rows, source=file, progress=bar.update)
+            enrolled_before = enrolled_ids(subjects)
+        with click.progressbar(length=total, label="Importing patients", file=sys.stderr) as bar:
+            summary = import_patients(_csv_rows(file), source=file, progress=bar.update)
         if codes_file:
-            _write_activation_codes(rows, codes_file, enrolled_before, file)
+            _write_activation_codes(subjects, codes_file, enrolled_before, file)
     finally:
         current_actor.reset(actor)
     skipped = f"; skipped {len(summary.skipped)} already imported" if summary.skipped else ""

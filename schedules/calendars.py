@@ -451,6 +451,12 @@ def plan_calendar(inputs: PlanInputs, facts: Mapping[str, EventFact]) -> list[Pl
     return events
 
 
+def plan_assessments(inputs: PlanInputs, facts: Mapping[str, EventFact]) -> list[PlannedEvent]:
+    """The tumour assessments of `plan_calendar(inputs, facts)` alone (the imaging clock depends on
+    nothing else), without planning doses, diary days and surveys."""
+    return [event for event in _assessment_events(inputs, facts) if _within_stops(event, inputs, facts)]
+
+
 def _within_stops(event: PlannedEvent, inputs: PlanInputs, facts: Mapping[str, EventFact]) -> bool:
     """A visit pushed by a clinic closure past a stop (death, end of follow-up, progression for
     scans, discontinuation for doses) is not planned there; what was recorded always stays."""

@@ -35,6 +35,9 @@ SYSTEM_ACTOR = AuditActor(user_id=None, role="system")
 current_actor: contextvars.ContextVar[AuditActor] = contextvars.ContextVar("audit_actor", default=SYSTEM_ACTOR)
 
 REASON_KEY = "audit_reason"
+#: session.info key: {entity id: reason}, for a flush that writes many records each with its own reason
+#: (an import batch, one reason per CSV line); REASON_KEY is the reason of the others.
+REASONS_KEY = "audit_reasons"
 
 
 class AuditRecord(Base):
@@ -104,29 +107,35 @@ def audit_entry(obj: Any, action: str, changes: dict[str, Any], session: so.Sess
         entity=obj.__tablename__,
         entity_id=str(obj.id),
         changes=changes,
-        reason=session.info.get(REASON_KEY),
+        reason=session.info.get(REASONS_KEY, {}).get(str(obj.id)) or session.info.get(REASON_KEY),
         request_id=actor.request_id,
     )
 
 
-def record_many(session: so.Session, *, action: str, entity: str, changes_by_id: dict[str, dict[str, Any]]) -> int:
+def record_many(session: so.Session, *, action: str, entity: str, changes_by_id: dict[str, dict[str, Any]],
+                reasons: dict[str, str] | None = None) -> int:
     """Audit many records changed outside the ORM unit of work (bulk inserts and updates), one audit
-    record per changed record so each is found by its own id, in the same transaction: one text COPY
-    on PostgreSQL, one executemany INSERT elsewhere. Returns the number written."""
+    record per entry of `changes_by_id` (per changed record, found by its own id; or per imported
+    calendar, under its patient's id), in the same transaction: one text COPY
+    on PostgreSQL, one executemany INSERT elsewhere. `reasons`: by id, where they differ (an import
+    batch); the session's reason otherwise. Returns the number written."""
     if not changes_by_id:
         return 0
-    actor, at, reason = current_actor.get(), utcnow(), session.info.get(REASON_KEY)
+    actor, at, default = current_actor.get(), utcnow(), session.info.get(REASON_KEY)
+    reasons = reasons or {}
     connection = session.connection()
     if connection.dialect.name == "postgresql":
         with connection.connection.driver_connection.cursor() as cursor:
             with cursor.copy(_AUDIT_COPY_SQL) as copy:
                 for entity_id, changes in changes_by_id.items():
                     copy.write_row((at, actor.user_id, actor.role, action, entity, entity_id,
-                                    json.dumps(changes, default=_json_default), reason, actor.request_id))
+                                    json.dumps(changes, default=_json_default), reasons.get(entity_id, default),
+                                    actor.request_id))
     else:
         session.execute(sa.insert(AuditRecord.__table__), [
             {"at": at, "user_id": actor.user_id, "role": actor.role, "action": action, "entity": entity,
-             "entity_id": entity_id, "changes": _jsonable(changes), "reason": reason, "request_id": actor.request_id}
+             "entity_id": entity_id, "changes": _jsonable(changes), "reason": reasons.get(entity_id, default),
+             "request_id": actor.request_id}
             for entity_id, changes in changes_by_id.items()])
     return len(changes_by_id)
 
@@ -222,6 +231,7 @@ def _audit_before_flush(session: so.Session, flush_context, instances) -> None:
 def _forget_reason(session: so.Session) -> None:
     """A reason explains one change: it never carries over to the session's next transaction."""
     session.info.pop(REASON_KEY, None)
+    session.info.pop(REASONS_KEY, None)
 
 
 @sa.event.listens_for(AuditRecord, "before_update")

@@ -43,6 +43,7 @@ from backend.services.plausibility import check_clinical_date
 from backend.extensions import db
 from backend.models import Patient, PatientOutcome, Site, TumourAssessment
 from backend.models.audit import REASON_KEY
+from backend.models.base import new_id
 
 ONCE_ONLY_OUTCOMES = ("death", "treatment_discontinued", "follow_up_ended")
 ON_STUDY = ("on_treatment", "follow_up")
@@ -72,16 +73,50 @@ def record_assessment(principal: Principal, patient_id: str, data: dict[str, Any
 
 def add_assessment(patient: Patient, data: Mapping[str, Any], recorded_by: Any,
                    *, now: datetime | None = None) -> TumourAssessment:
-    """Check and add a tumour assessment, marking its scan on the calendar, in the caller's transaction:
-    the API and the CSV import both record assessments through this function."""
+    """Check and add a tumour assessment, marking its scan on the calendar, in the caller's transaction
+    (POST /patients/{id}/assessments; the CSV import checks and builds its assessments with the same
+    `check_assessment` and `new_assessment`, and marks the scans as it plans the new calendar)."""
+    today = site_today(patient.site, now)
+    check_assessment(patient, data, today, death=_death_date(patient.id))
+    day: date = data["date"]
+    baseline = bool(data.get("baseline"))
+    existing = sa.select(TumourAssessment.id).where(TumourAssessment.patient_id == patient.id)
+    if baseline and db.session.scalar(existing.where(TumourAssessment.baseline.is_(True))):
+        raise Conflict("This patient already has a baseline scan.", reason="duplicate_baseline")
+    if not baseline and db.session.scalar(existing.where(TumourAssessment.baseline.is_(False),
+                                                         TumourAssessment.date == day)):
+        raise Conflict(f"An assessment dated {day} is already recorded.", reason="duplicate_assessment")
+    assessment = new_assessment(patient, data, recorded_by)
+    db.session.add(assessment)
+    db.session.info[REASON_KEY] = assessment_reason(assessment)
+    if not baseline:
+        calendars.record_scan_on_calendar(patient, day, assessment_reason(assessment))
+    return assessment
+
+
+def assessment_reason(assessment: TumourAssessment) -> str:
+    return ("baseline scan recorded" if assessment.baseline
+            else f"tumour assessment {assessment.overall_response} recorded")
+
+
+def new_assessment(patient: Patient, data: Mapping[str, Any], recorded_by: Any) -> TumourAssessment:
+    """The row of a checked assessment, with its id, not yet added."""
+    assessment = TumourAssessment(
+        patient_id=patient.id, date=data["date"], overall_response=data.get("overall_response"),
+        baseline=bool(data.get("baseline")), new_lesion_date=data.get("new_lesion_date"),
+        scan_dates=[scan.isoformat() for scan in sorted(set(data.get("scan_dates") or []))], recorded_by=recorded_by)
+    assessment.id = new_id()
+    return assessment
+
+
+def check_assessment(patient: Patient, data: Mapping[str, Any], today: date, *, death: date | None) -> None:
+    """The rules of the module docstring that need no stored assessment (422 naming the field)."""
     day: date = data["date"]
     baseline = bool(data.get("baseline"))
     response = data.get("overall_response")
     new_lesion = data.get("new_lesion_date")
     scans = sorted(set(data.get("scan_dates") or []))
     first_dose = patient.first_dose_date
-    today = site_today(patient.site, now)
-
     if day > today:
         raise InvalidInput("date", f"The assessment date is after today at the site ({today}).")
     # Plausible for the patient (schedules.plausibility): a baseline at most the screening period early.
@@ -110,27 +145,8 @@ def add_assessment(patient: Patient, data: Mapping[str, Any], recorded_by: Any,
         raise InvalidInput("scan_dates", "Scan dates cannot be after the assessment date.")
     if not baseline and any(scan <= first_dose for scan in scans):
         raise InvalidInput("scan_dates", f"Post-baseline scans are dated after the first dose ({first_dose}).")
-    death = _death_date(patient.id)
     if death is not None and day > death:
         raise InvalidInput("date", f"The patient died on {death}.")
-
-    existing = sa.select(TumourAssessment.id).where(TumourAssessment.patient_id == patient.id)
-    if baseline and db.session.scalar(existing.where(TumourAssessment.baseline.is_(True))):
-        raise Conflict("This patient already has a baseline scan.", reason="duplicate_baseline")
-    if not baseline and db.session.scalar(existing.where(TumourAssessment.baseline.is_(False),
-                                                         TumourAssessment.date == day)):
-        raise Conflict(f"An assessment dated {day} is already recorded.", reason="duplicate_assessment")
-
-    assessment = TumourAssessment(
-        patient_id=patient.id, date=day, overall_response=response, baseline=baseline,
-        new_lesion_date=new_lesion, scan_dates=[scan.isoformat() for scan in scans],
-        recorded_by=recorded_by,
-    )
-    db.session.add(assessment)
-    db.session.info[REASON_KEY] = "baseline scan recorded" if baseline else f"tumour assessment {response} recorded"
-    if not baseline:
-        calendars.record_scan_on_calendar(patient, day, f"tumour assessment {response} recorded")
-    return assessment
 
 
 def assessments_query(principal: Principal, patient_id: str) -> sa.Select:

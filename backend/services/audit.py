@@ -3,7 +3,9 @@
 Admins read everything. A coordinator reads the trail of one record at a time, and only of a record in
 their studies: the trail repeats clinical values, so it is scoped like the records themselves.
 Every audited record, including each event a re-plan changed in bulk, has its own rows, found by
-`entity` (the table name, or its singular) and `id`.
+`entity` (the table name, or its singular) and `id`. The exception is an imported calendar: one record
+(entity `events`, the patient's id) names every event it created, by column (`id`, `key`, ... : the
+n-th value of each is the n-th event), and the trail of one of those events includes it.
 """
 from __future__ import annotations
 
@@ -11,11 +13,12 @@ import uuid
 from collections.abc import Sequence
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
 
 from backend.auth import Principal
 from backend.errors import InvalidInput, NotFound
 from backend.extensions import db
-from backend.models import AuditRecord, Patient, Site, User
+from backend.models import AuditRecord, Event, Patient, Site, User
 from backend.models.audit import Audited
 from backend.models.base import Base
 
@@ -73,9 +76,24 @@ def audit_query(principal: Principal, entity: str | None, entity_id: str | None)
             raise NotFound("No such record.")
     if entity:
         stmt = stmt.where(AuditRecord.entity == entity)
-    if entity_id:
+    if entity == "events" and entity_id:
+        stmt = stmt.where(_event_trail(entity_id))
+    elif entity_id:
         stmt = stmt.where(AuditRecord.entity_id == entity_id)
     return stmt
+
+
+def _event_trail(event_id: str):
+    """An event's own records, and the record of the imported calendar that created it."""
+    own = AuditRecord.entity_id == event_id
+    try:
+        patient_id = db.session.scalar(sa.select(Event.patient_id).where(Event.id == uuid.UUID(event_id)))
+    except ValueError:
+        return own
+    if patient_id is None or db.session.get_bind().dialect.name != "postgresql":
+        return own
+    created = sa.cast(AuditRecord.changes, JSONB)["events"]["after"]["id"].contains([event_id])
+    return sa.or_(own, sa.and_(AuditRecord.entity_id == str(patient_id), created))
 
 
 def with_usernames(records: Sequence[AuditRecord]) -> Sequence[AuditRecord]:

@@ -54,13 +54,14 @@ def clinic_for(site: Site) -> ClinicCalendar:
     return _clinic(site.country, subdivision, tuple(sorted(site.closures or ())))
 
 
-def build_plan_inputs(patient: Patient) -> PlanInputs:
+def build_plan_inputs(patient: Patient, *, new: bool = False, progression_on: date | None = None) -> PlanInputs:
     """Everything the clocks need for `patient`, from the patient, their site and their study.
 
     Study settings read: `regimen_overrides` ({code: overrides for Regimen.with_overrides}),
     `survey` ({"interval_days", "window_days"}), `planning_horizon_days` (default 730), and the
     study's assessment interval, window and phases. Settings the domain refuses answer 422
-    `invalid_study_settings` (never a 500).
+    `invalid_study_settings` (never a 500). A `new` patient (not stored yet: an import) has no stored
+    assessments: `progression_on` is their first PD, which the caller knows.
     """
     study = patient.study
     settings = study.settings or {}
@@ -76,7 +77,7 @@ def build_plan_inputs(patient: Patient) -> PlanInputs:
             assessments=assessments, surveys=surveys,
             horizon_days=horizon_days(settings, DEFAULT_HORIZON_DAYS),
             discontinued_on=patient.discontinued_on, follow_up_end=patient.follow_up_end,
-            progression_on=_progression_on(patient),
+            progression_on=progression_on if new else _progression_on(patient),
         )
     except (TypeError, ValueError) as error:
         raise InvalidInput("study", f"The study's calendar settings are invalid: {error}",

@@ -220,12 +220,63 @@ def plan_new_patient(patient: Patient, facts: Mapping[str, EventFact] | None = N
     check_recorded_dates(patient, facts)  # before planning: a C1D1 in year 1 would plan a century
     planned = plan_calendar(build_plan_inputs(patient), facts)
     if facts:
-        _check_recorded(planned, facts, latest_today(patient))
+        check_imported_visits(planned, facts, latest_today(patient))
         check_recorded_dates(patient, facts, planned)
     return _write_changes(patient, [], CalendarChanges(to_create=planned), facts=facts)
 
 
-def _check_recorded(planned: Sequence[PlannedEvent], facts: Mapping[str, EventFact], today: date) -> None:
+# -- many new calendars at once (an import batch) -------------------------------------------------
+
+def new_calendar(patient: Patient, planned: Sequence[PlannedEvent], facts: Mapping[str, EventFact],
+                 now: datetime) -> tuple[list[tuple], list[dict[str, Any]], dict[str, Any]]:
+    """A new patient's planned calendar as rows to store with :func:`write_new_calendars`: the events
+    (EVENT_COLUMNS order, JSON encoded), their reminders, and the changes of the calendar's audit
+    record (every event with what :func:`_write_changes` records of it, and its id). No database access."""
+    check_calendar_size(len(planned))
+    rows, encoded = _new_rows(patient.id, planned, facts, now)
+    policy = reminders.reminder_policy(patient.study)
+    channel, zone = reminders.planned_channel(patient, new=True), patient.effective_timezone
+    last, kinds = reminders.horizon_end(now), reminders.REMINDED_KINDS
+    reminder_rows = [reminder for row in rows if row.kind in kinds and row.target_date <= last
+                     for reminder in reminders.reminder_rows_for(patient, row, policy, now, channel=channel,
+                                                                 zone_name=zone)]
+    return encoded, reminder_rows, {"events": {"before": None, "after": _calendar_columns(rows)}}
+
+
+_DATE_COLUMNS = frozenset({"protocol_date", "target_date", "window_start", "window_end", "actual_date"})
+
+
+def _calendar_columns(rows: Sequence[EventRow]) -> dict[str, list[Any]]:
+    """What the audit record of a new calendar says of its events, by column: `id`, then each field
+    :func:`_write_changes` audits of a created event (the patient is the record's entity id); the
+    n-th value of every column belongs to the n-th event."""
+    columns = dict(zip(EVENT_COLUMNS, zip(*rows))) if rows else {name: () for name in EVENT_COLUMNS}
+    out: dict[str, list[Any]] = {"id": [str(value) for value in columns["id"]]}
+    for name in _AUDITED_ON_CREATE[1:]:
+        out[name] = ([value.isoformat() if value is not None else None for value in columns[name]]
+                     if name in _DATE_COLUMNS else list(columns[name]))
+    return out
+
+
+def write_new_calendars(events: Sequence[tuple], reminder_rows: Sequence[dict[str, Any]],
+                        audits: Mapping[uuid.UUID, tuple[dict[str, Any], str]]) -> None:
+    """Store the calendars of many patients who had none (an import batch; the patients already
+    flushed) in the session's transaction: one COPY of their events, one of their audit records (one
+    per patient's calendar, entity `events`, the patient's id, naming every event: `audits` gives its
+    changes and reason), one of their reminders."""
+    session = db.session
+    if session.connection().dialect.name == "postgresql":
+        _insert_events(list(events), list(events))
+    else:
+        _insert_events([EventRow(*v[:7], json.loads(v[7]), *v[8:12], json.loads(v[12]), *v[13:]) for v in events],
+                       list(events))
+    record_many(session, action="create", entity="events",
+                changes_by_id={str(pid): changes for pid, (changes, _) in audits.items()},
+                reasons={str(pid): reason for pid, (_, reason) in audits.items()})
+    reminders.copy_new_reminder_rows(reminder_rows)
+
+
+def check_imported_visits(planned: Sequence[PlannedEvent], facts: Mapping[str, EventFact], today: date) -> None:
     """Visits recorded elsewhere must exist in the calendar, not be in the future, and follow
     each other in order within each clock (the rules of recording a visit through the API)."""
     by_key = {event.key: event for event in planned}

@@ -44,6 +44,7 @@ from backend.services.calendar_records import (
     record_scan_on_calendar,
 )
 from backend.services.calendar_writes import (
+    check_imported_visits,
     has_calendar,
     lock_patient,
     plan_new_patient,
@@ -64,7 +65,7 @@ def etag_matches(header: str | None, etag: str) -> bool:
 
 
 __all__ = [
-    "EVENT_COLUMNS", "EventRow", "build_plan_inputs",
+    "EVENT_COLUMNS", "EventRow", "build_plan_inputs", "check_imported_visits",
     "clinic_for", "clinic_or_422", "etag_matches", "event_columns", "event_sort_key", "facts_of", "has_calendar",
     "issue_calendar_feed", "latest_today", "load_events", "local_today", "lock_patient", "parse_if_match",
     "patient_for_feed", "plan_new_patient", "record_event", "record_scan_on_calendar", "render_ics",

@@ -1,14 +1,11 @@
 """Patients: enrolment (with the calendar planned in the same transaction), scope, listing,
-discontinuation, the CSV import of an existing trial's patients, and the demo patients."""
+discontinuation, and the demo patients (the CSV import is `services.imports`)."""
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from datetime import date, timedelta
 from typing import Any
 
-import marshmallow as ma
 import sqlalchemy as sa
 
 from backend.auth import Principal, can_see_site, can_see_study, site_filter
@@ -44,7 +41,7 @@ def patients_query(principal: Principal, query: Mapping[str, Any]) -> sa.Select:
 
 # -- enrolment ------------------------------------------------------------------------------------
 
-def _study_and_site(principal: Principal | None, study_code: str, site_code: str) -> tuple[Study, Site]:
+def study_and_site(principal: Principal | None, study_code: str, site_code: str) -> tuple[Study, Site]:
     """The study (422 `study` when unknown or out of scope) and its site (422 `site` when unknown,
     of another study, or not the caller's: one answer, so nothing is learnt about other sites).
     One query: the site with its study, joined."""
@@ -65,7 +62,7 @@ def _years_from(day: date, years: int) -> date:
         return day.replace(year=day.year + years, day=28)
 
 
-def _check_first_dose(first_dose: date, today: date) -> None:
+def check_first_dose(first_dose: date, today: date) -> None:
     """A first dose more than five years either side of today is a typing error, not a patient."""
     earliest, latest = _years_from(today, -ENROLMENT_HORIZON_YEARS), _years_from(today, ENROLMENT_HORIZON_YEARS)
     if not earliest <= first_dose <= latest:
@@ -73,7 +70,7 @@ def _check_first_dose(first_dose: date, today: date) -> None:
                                               f"years from today ({today.isoformat()}).")
 
 
-def _check_clinic_open(site: Site, first_dose: date, today: date) -> None:
+def check_clinic_open(site: Site, first_dose: date, today: date) -> None:
     """A first dose still to come is a clinic visit the site can plan: on a day the clinic is closed
     (a holiday or a site closure) it is refused unless `force` says the site will open for it. Past
     first doses happened: they are recorded as they were."""
@@ -86,7 +83,7 @@ def _check_clinic_open(site: Site, first_dose: date, today: date) -> None:
                                               "choose an open day or send \"force\": true.", reason="closed_day")
 
 
-def _conflict_from(error: sa.exc.IntegrityError) -> DomainError:
+def conflict_from(error: sa.exc.IntegrityError) -> DomainError:
     text = str(error.orig)
     if "uq_patients_study_subject" in text:
         return Conflict("This subject is already enrolled in the study.", reason="duplicate_subject")
@@ -108,12 +105,12 @@ def enrol_patient(principal: Principal | None, data: Mapping[str, Any], *,
     """
     session = db.session
     try:
-        study, site = _study_and_site(principal, data["study"], data["site"])
+        study, site = study_and_site(principal, data["study"], data["site"])
         regimen_for(study, data["regimen"])
         today = calendars.local_today(site.timezone)
-        _check_first_dose(data["first_dose_date"], today)
+        check_first_dose(data["first_dose_date"], today)
         if not data.get("force"):
-            _check_clinic_open(site, data["first_dose_date"], today)
+            check_clinic_open(site, data["first_dose_date"], today)
         duplicate = session.scalar(sa.select(Patient.id).where(Patient.study_id == study.id,
                                                                Patient.subject_id == data["subject_id"]))
         if duplicate is not None:
@@ -125,11 +122,7 @@ def enrol_patient(principal: Principal | None, data: Mapping[str, Any], *,
                                            "password": data["account"]["password"]}, commit=False,
                                password_field="account.password")
             user.id = user_id = new_id()
-        patient = Patient(study=study, site=site, subject_id=data["subject_id"], regimen=data["regimen"],
-                          first_dose_date=data["first_dose_date"], timezone=data.get("timezone"),
-                          locale=data.get("locale") or "en", status="on_treatment", user_id=user_id,
-                          phone=data.get("phone"), email=data.get("email"))
-        patient.id = new_id()
+        patient = new_patient(study, site, data, user_id)
         session.add(patient)
         calendars.plan_new_patient(patient, visits)
         if commit:
@@ -138,11 +131,21 @@ def enrol_patient(principal: Principal | None, data: Mapping[str, Any], *,
     except sa.exc.IntegrityError as error:
         if commit:
             session.rollback()
-        raise _conflict_from(error) from None
+        raise conflict_from(error) from None
     except Exception:
         if commit:
             session.rollback()
         raise
+
+
+def new_patient(study: Study, site: Site, data: Mapping[str, Any], user_id: Any = None) -> Patient:
+    """The patient row an enrolment writes (the API's and the import's), with its id, not yet added."""
+    patient = Patient(study=study, site=site, subject_id=data["subject_id"], regimen=data["regimen"],
+                      first_dose_date=data["first_dose_date"], timezone=data.get("timezone"),
+                      locale=data.get("locale") or "en", status="on_treatment", user_id=user_id,
+                      phone=data.get("phone"), email=data.get("email"))
+    patient.id = new_id()
+    return patient
 
 
 def update_patient(patient: Patient, data: Mapping[str, Any]) -> Patient:
@@ -189,174 +192,6 @@ def discontinue_patient(patient: Patient, data: Mapping[str, Any]) -> Patient:
     except Exception:
         session.rollback()
         raise
-
-
-# -- import of an existing trial's patients -------------------------------------------------------
-
-IMPORT_COLUMNS = ("study", "site", "subject_id", "regimen", "first_dose_date", "timezone", "locale", "visits")
-REQUIRED_IMPORT_COLUMNS = IMPORT_COLUMNS[:5]
-_VISIT_TOKEN = re.compile(r"^(?:C(?P<cycle>\d+)D(?P<day>\d+)|A(?P<assessment>\d+)|S(?P<survey>\d+)|(?P<baseline>BL))$")
-_RECORDED = ("completed", "missed", "held")
-RESPONSES = ("CR", "PR", "SD", "NON_CR_NON_PD", "PD", "NE")
-
-VISITS_HELP = """\
-The optional `visits` column lists what was already recorded, separated by ';':
-  C2D1=2026-01-28            dosing visit cycle 2 day 1 completed on that date
-  C2D8=2026-02-04:held       held (the date is optional: C2D8=held)
-  BL=2026-09-01              the baseline tumour scan (on or before the first dose)
-  A1=2026-11-16:SD           tumour assessment 1 on that date with its overall response
-                             (RECIST 1.1: CR, PR, SD, NON_CR_NON_PD, PD, NE), recorded exactly as
-                             POST /patients/{id}/assessments records it (it counts for PFS)
-  A2=2026-12-28              tumour assessment 2 done, no response recorded (calendar only)
-  S3=missed                  symptom survey 3 missed (missed takes no date)
-
-Statuses: completed (the default; needs a date), missed, held. Dosing-diary days are not imported.
-Re-running the same file skips the subjects already imported and says so."""
-
-
-@dataclass(frozen=True)
-class ImportedVisits:
-    """A row's `visits`: calendar facts, and the assessments to record (baseline and responses)."""
-
-    facts: dict[str, EventFact]
-    assessments: list[dict[str, Any]]
-
-
-def parse_visits(text: str | None) -> dict[str, EventFact]:
-    """`C1D1=2026-01-05;C2D8=held;A1=2026-02-16` -> facts by event key (see VISITS_HELP)."""
-    return parse_import_visits(text).facts
-
-
-def parse_import_visits(text: str | None) -> ImportedVisits:
-    """The `visits` column (see VISITS_HELP): calendar facts, and assessments (BL, A<n>=date:response)."""
-    facts: dict[str, EventFact] = {}
-    assessments: list[dict[str, Any]] = []
-    seen: set[str] = set()
-    for part in filter(None, (p.strip() for p in (text or "").split(";"))):
-        token, _, value = part.partition("=")
-        match = _VISIT_TOKEN.match(token.strip().upper())
-        if match is None or not value:
-            raise InvalidInput("visits", f"{part!r}: expected C<cycle>D<day>, A<n>, S<n> or BL '=' date[:status].")
-        if token.strip().upper() in seen:
-            raise InvalidInput("visits", f"{part!r}: {token} is listed twice.")
-        seen.add(token.strip().upper())
-        day_text, _, status = value.strip().partition(":")
-        status = status.strip().upper() if status.strip().upper() in RESPONSES else status.strip()
-        if match["baseline"] or (match["assessment"] and status in RESPONSES):
-            if status and not (match["assessment"] and status in RESPONSES):
-                raise InvalidInput("visits", f"{part!r}: the baseline takes a date only.")
-            try:
-                day = date.fromisoformat(day_text.strip())
-            except ValueError:
-                raise InvalidInput("visits", f"{part!r}: {day_text!r} is not a YYYY-MM-DD date.") from None
-            assessments.append({"date": day, "baseline": True} if match["baseline"]
-                               else {"date": day, "overall_response": status})
-            continue
-        if match["cycle"]:
-            key = f"dose:C{int(match['cycle'])}D{int(match['day'])}"
-        elif match["assessment"]:
-            key = f"assessment:{int(match['assessment'])}"
-        else:
-            key = f"survey:{int(match['survey'])}"
-        if not status and day_text in _RECORDED:
-            day_text, status = "", day_text
-        status = status or "completed"
-        if status not in _RECORDED:
-            raise InvalidInput("visits", f"{part!r}: the status must be one of {', '.join(_RECORDED)}"
-                                         + (f", or a response ({', '.join(RESPONSES)})" if match["assessment"] else "")
-                                         + ".")
-        try:
-            actual = date.fromisoformat(day_text) if day_text else None
-        except ValueError:
-            raise InvalidInput("visits", f"{part!r}: {day_text!r} is not a YYYY-MM-DD date.") from None
-        if status == "completed" and actual is None:
-            raise InvalidInput("visits", f"{part!r}: a completed visit needs its date.")
-        if status == "missed" and actual is not None:
-            raise InvalidInput("visits", f"{part!r}: a missed visit has no date.")
-        facts[key] = EventFact(key=key, status=status, actual_date=actual)
-    assessments.sort(key=lambda a: (not a.get("baseline"), a["date"]))
-    return ImportedVisits(facts, assessments)
-
-
-@dataclass
-class ImportSummary:
-    imported: int = 0
-    rejected: list[tuple[int, str, str]] = field(default_factory=list)  # (line, subject, reason)
-    skipped: list[tuple[int, str]] = field(default_factory=list)  # (line, subject): imported before
-
-
-def _error_text(error: Exception) -> str:
-    if isinstance(error, ma.ValidationError):
-        messages = error.messages if isinstance(error.messages, dict) else {"row": error.messages}
-        return "; ".join(f"{name}: {' '.join(map(str, msgs if isinstance(msgs, list) else [msgs]))}"
-                         for name, msgs in messages.items())
-    if isinstance(error, DomainError) and error.errors:
-        fields = next(iter(error.errors.values()))
-        return "; ".join(f"{name}: {' '.join(msgs)}" for name, msgs in fields.items())
-    return getattr(error, "message", None) or str(error)
-
-
-IMPORT_BATCH_SIZE = 200
-
-
-def import_patients(rows: Iterable[tuple[int, Mapping[str, str]]], source: str, *,
-                    progress: Callable[[int], None] | None = None,
-                    batch_size: int = IMPORT_BATCH_SIZE) -> ImportSummary:
-    """Enrol each CSV row with its recorded visits and assessments, all or nothing per patient; rows
-    that fail are rolled back and reported with the reason.
-
-    Resumable: a subject already in its study when the run began (an earlier run) is skipped and
-    listed. Batched: each patient is a savepoint, and the batch commits every `batch_size` patients,
-    so an interrupted run keeps every committed batch and a re-run skips it. Assessments go through
-    `services.assessments.add_assessment`, the code behind POST /patients/{id}/assessments.
-    """
-    from backend.schemas.patients import PatientCreateSchema
-    from backend.services.assessments import add_assessment
-
-    schema = PatientCreateSchema()
-    summary = ImportSummary()
-    session = db.session
-    pending = 0
-    known: dict[str, set[str]] = {}
-    try:
-        for line, raw in rows:
-            subject = (raw.get("subject_id") or "").strip()
-            study_code = (raw.get("study") or "").strip()
-            if study_code not in known:
-                known[study_code] = set(session.scalars(sa.select(Patient.subject_id).join(Study).where(
-                    Study.code == study_code)))
-            if subject and subject in known[study_code]:
-                summary.skipped.append((line, subject))
-            else:
-                savepoint = session.begin_nested()
-                try:
-                    values = {name: (raw.get(name) or "").strip() for name in IMPORT_COLUMNS}
-                    data = schema.load({name: value for name, value in values.items()
-                                        if name != "visits" and (value or name in REQUIRED_IMPORT_COLUMNS)})
-                    visits = parse_import_visits(values["visits"])
-                    session.info[REASON_KEY] = f"imported from {source}, line {line}"
-                    patient = enrol_patient(None, data, visits=visits.facts, commit=False)
-                    for assessment in visits.assessments:
-                        add_assessment(patient, assessment, None)
-                    session.flush()
-                    savepoint.commit()
-                    summary.imported += 1
-                    pending += 1
-                except (DomainError, ma.ValidationError, sa.exc.IntegrityError) as error:
-                    savepoint.rollback()
-                    if isinstance(error, sa.exc.IntegrityError):
-                        error = _conflict_from(error)
-                    summary.rejected.append((line, subject, _error_text(error)))
-            if pending >= batch_size:
-                session.commit()
-                pending = 0
-            if progress is not None:
-                progress(1)
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    return summary
 
 
 # -- demo -----------------------------------------------------------------------------------------

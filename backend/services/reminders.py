@@ -77,13 +77,14 @@ def preferred_channel(*, has_device: bool, phone: str | None, email: str | None,
     return "log"
 
 
-def planned_channel(patient: Patient) -> str:
+def planned_channel(patient: Patient, *, new: bool = False) -> str:
     """The channel a reminder of this patient would go through if it were sent now (recorded at
-    planning; the delivery job decides again at send time and records what it used)."""
+    planning; the delivery job decides again at send time and records what it used). A `new` patient
+    (not stored yet: an import) has no device."""
     from notifications.channels import ConfigError
 
-    has_device = db.session.scalar(sa.select(sa.exists().where(
-        Device.patient_id == patient.id, Device.retired_at.is_(None)))) or False
+    has_device = not new and (db.session.scalar(sa.select(sa.exists().where(
+        Device.patient_id == patient.id, Device.retired_at.is_(None)))) or False)
     try:
         available = configured_channels()
     except ConfigError:

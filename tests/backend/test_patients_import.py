@@ -93,8 +93,11 @@ def test_a_500_patient_file_imports_with_rejections_reported(runner, site, tmp_p
     assert completed == sum(1 for r in rows[:500] if r["subject_id"] not in rejected and r["visits"])
 
 
-def test_imported_visits_shape_the_calendar_and_are_audited(runner, site, tmp_path):
+def test_imported_visits_shape_the_calendar_and_are_audited(runner, site, tmp_path, client, auth):
+    """The patient has its audit record; the calendar has one record, under the patient's id, naming
+    every event it created (by column), which the trail of each event includes."""
     from backend.extensions import db
+    from tests.factories import UserFactory
 
     today = site_today(site)
     fd = today - D(30)
@@ -111,10 +114,17 @@ def test_imported_visits_shape_the_calendar_and_are_audited(runner, site, tmp_pa
     assert events["dose:C2D1"].protocol_date == fd + D(23)  # the late day 1 moved cycle 2
     ids = [str(patient.id), *(str(e.id) for e in events.values())]
     audit = db.session.scalars(sa.select(AuditRecord).where(AuditRecord.entity_id.in_(ids))).all()
-    assert {a.entity for a in audit} == {"patients", "events"}
-    assert {a.entity_id for a in audit if a.entity == "events"} == set(ids[1:])  # each event by its own id
-    assert all(a.reason.startswith(f"imported from {path}") and a.role == "system" for a in audit)
+    assert sorted((a.entity, a.entity_id) for a in audit) == [("events", ids[0]), ("patients", ids[0])]
+    calendar = next(a for a in audit if a.entity == "events")
+    created = calendar.changes["events"]["after"]
+    assert calendar.action == "create" and set(created["id"]) == set(ids[1:])
+    c1d1 = created["key"].index("dose:C1D1")
+    assert (created["status"][c1d1], created["actual_date"][c1d1]) == ("completed", (fd + D(2)).isoformat())
+    assert all(a.reason == f"imported from {path}, line 2" and a.role == "system" for a in audit)
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Event)) == len(events)
+    trail = client.get(f"/api/v1/audit?entity=event&id={events['dose:C2D1'].id}",
+                       headers=auth.headers(UserFactory(role="admin"))).get_json()
+    assert [(entry["entity"], entry["entity_id"]) for entry in trail] == [("events", ids[0])]
 
 
 @pytest.mark.parametrize(("header", "message"), [
@@ -152,6 +162,66 @@ def test_imported_baseline_and_responses_count_for_pfs_as_if_recorded_through_th
     pfs = client.get(f"/api/v1/patients/{patient.id}/pfs", headers=headers).get_json()
     assert (pfs["reason"], pfs["last_adequate_assessment"]) == ("ongoing", scan.isoformat())
     assert pfs["visits"][0]["status"] != "missed"
+
+
+@pytest.mark.parametrize("visits", [
+    pytest.param(lambda fd: f"C1D1={fd};BL={fd - D(7)};A1={fd + D(42)}:SD", id="stable-disease"),
+    pytest.param(lambda fd: f"C1D1={fd + D(2)};A1={fd + D(40)}:PR;A2={fd + D(84)}:PD", id="progression-stops-imaging"),
+    pytest.param(lambda fd: f"C1D1={fd};A1={fd + D(20)}:SD", id="scan-outside-any-window"),
+])
+def test_an_imported_calendar_is_the_one_the_api_would_have_built(runner, site, tmp_path, visits):
+    """Planned once in memory, the import ends with the calendar of the same patient enrolled through
+    `POST /patients` and then given each assessment through `POST /patients/{id}/assessments` (a scan
+    completes the visit whose window holds it; a PD stops the imaging clock), minus the events that
+    path creates and then cancels; and the same assessments."""
+    from backend.extensions import db
+    from backend.models import TumourAssessment
+    from backend.services.imports import import_row
+
+    fd = site_today(site) - D(days=120)
+    csv_row = row(site, 1, regimen="INET-PAC", first_dose_date=fd.isoformat(), visits=visits(fd))
+    import_row(3, {**csv_row, "subject_id": "SH01-STEP"}, "step.csv")  # one step at a time, as the API would
+    db.session.commit()
+    result = runner.invoke(args=["patients", "import", str(write(tmp_path / "one.csv", [csv_row]))])
+    assert result.exit_code == 0, result.output
+
+    def calendar(subject):
+        patient = db.session.scalar(sa.select(Patient).where(Patient.subject_id == subject))
+        events = {key: (e.kind, e.protocol_date, e.target_date, e.window_start, e.window_end, e.status,
+                        e.actual_date, e.agents, e.flags)
+                  for key, e in events_by_key(patient.id).items() if e.status != "cancelled"}
+        scans = sorted((a.date, a.baseline, a.overall_response) for a in db.session.scalars(
+            sa.select(TumourAssessment).where(TumourAssessment.patient_id == patient.id)))
+        return events, scans
+
+    assert calendar("SH01-0001") == calendar("SH01-STEP")
+
+
+def test_a_batch_the_database_refuses_is_imported_one_patient_at_a_time(site, monkeypatch):
+    """A subject enrolled through the API after the import read its study: the batch's flush fails, and
+    that batch goes one patient at a time, each all or nothing: the others are imported, the subject
+    is rejected as already enrolled."""
+    from backend.extensions import db
+    from backend.services import imports
+    from backend.services.patients import enrol_patient
+
+    rows = [(n + 2, row(site, n)) for n in range(1, 4)]
+    prepare = imports._Batch.prepare
+
+    def meanwhile(self, line, raw):
+        prepared = prepare(self, line, raw)
+        if line == 3:  # enrolled elsewhere once the import has checked the row
+            enrol_patient(None, {"study": "INET-RWS", "site": "SH01", "subject_id": raw["subject_id"],
+                                 "regimen": "INET-PAC", "first_dose_date": site_today(site), "force": True})
+        return prepared
+
+    monkeypatch.setattr(imports._Batch, "prepare", meanwhile)
+    summary = imports.import_patients(rows, "race.csv")
+    assert summary.imported == 2 and [(line, subject) for line, subject, _ in summary.rejected] == [(3, "SH01-0001")]
+    assert "already enrolled" in summary.rejected[0][2]
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Patient)) == 3
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Event).where(
+        Event.patient_id.in_(sa.select(Patient.id).where(Patient.subject_id.in_(["SH01-0002", "SH01-0003"]))))) > 0
 
 
 def test_an_assessment_with_a_bad_response_rejects_the_whole_subject(runner, site, tmp_path):

@@ -114,6 +114,17 @@ def test_a_change_without_its_audit_record_cannot_be_committed(db):
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Study)) == 0
 
 
+def test_the_commit_time_audit_checks_never_scan_the_trail(db):
+    """Revision 0007: a plan cached while audit_records looked tiny (no statistics; autovacuum may be
+    off) must not become one scan of the whole trail per changed row at COMMIT."""
+    with db.engine.connect() as conn:
+        settings = dict(conn.execute(sa.text(
+            "SELECT proname, array_to_string(proconfig, ',') FROM pg_proc "
+            "WHERE proname IN ('audit_record_required', 'event_audit_record_required')")).all())
+    assert settings == {"audit_record_required": "enable_seqscan=off",
+                        "event_audit_record_required": "enable_seqscan=off"}
+
+
 def test_when_the_audit_write_fails_the_change_is_rolled_back(db, monkeypatch):
     from backend.models import audit
 
