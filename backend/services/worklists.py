@@ -28,7 +28,7 @@ scan PFS needs is not also "due"). Every visit's state comes from `calendar_even
 function behind the calendar's ``state``.
 
 Everything is set-based: a fixed number of queries per site whatever its size (PFS histories in
-chunks of 500 patients), no query per patient (see ``bench/worklist.py``). The console calls
+chunks of 500 patients, and only for the patients PFS can flag), no query per patient (see ``bench/worklist.py``). The console calls
 :func:`worklist_rows` directly.
 """
 from __future__ import annotations
@@ -50,6 +50,7 @@ from backend.services.alerts import open_alerts_for_site
 from backend.services.assessments import ON_STUDY, site_today
 from backend.services.calendar_events import state_of
 from backend.services.pfs import calendar_scans, derive_many
+from backend.services.worklist_pfs import pfs_candidates
 from schedules.pfs import MISSED, OPEN, UPCOMING, PfsResult
 
 Row = dict[str, Any]
@@ -126,8 +127,9 @@ def _scan_to_book(result: PfsResult) -> Any:
 
 
 def pfs_rows(ctx: SiteDay) -> list[Row]:
-    """PFS at risk and no baseline, from the derivation behind GET /pfs (`services.pfs.derive_many`)."""
-    patients = list(ctx.patients.values())
+    """PFS at risk and no baseline, from the derivation behind GET /pfs (`services.pfs.derive_many`), run for
+    the patients it can flag (`services.worklist_pfs.pfs_candidates`)."""
+    patients = pfs_candidates(ctx.site.id, ctx.day, list(ctx.patients.values()), ctx.site.study)
     results = derive_many(patients, ctx.day)
     at_risk = [p for p in patients if results[p.id][1].at_risk]
     wanted = {p.id: visit.number for p in at_risk if (visit := _scan_to_book(results[p.id][1])) is not None}
