@@ -70,7 +70,7 @@ def record_the_past(today: date) -> None:
     except for one patient in twenty whose data entry lags (nothing recorded at all)."""
     from backend.extensions import db
     from backend.models import Event, Patient
-    from backend.models.audit import record
+    from backend.models.audit import record, record_many
 
     lagging = sa.select(Patient.id).where(sa.func.right(Patient.subject_id, 2).in_(["00", "20", "40", "60", "80"]))
     result = db.session.execute(
@@ -78,6 +78,10 @@ def record_the_past(today: date) -> None:
                                Event.window_end < today - timedelta(days=2), Event.patient_id.not_in(lagging))
         .values(status="completed", actual_date=Event.target_date, version=Event.version + 1)
         .execution_options(synchronize_session=False))
+    # The audit trail needs a record for each patient whose events changed (a deferred trigger checks it).
+    record_many(db.session, action="update", entity="events", changes_by_id={
+        str(pid): {"recorded": "past visits (bench set-up)"}
+        for pid in db.session.scalars(sa.select(Patient.id).where(Patient.id.not_in(lagging)))})
     record(db.session, action="update", entity="events", entity_id="bench",
            changes={"events_recorded": result.rowcount})
     db.session.commit()
