@@ -15,9 +15,15 @@ keeps a patient only if
 Only the kept patients are derived, with the full rules, so the rows are exactly those of a full
 derivation (tests/backend/services/test_worklist_prefilter.py checks both the rule, against random
 histories, and the query). Patients whose first dose is after the day are always derived.
+
+The derivation itself (`services.pfs.derive`, pure given its inputs) is remembered per process by
+everything it reads — first dose, the study's assessment plan and missed-visit rule, the patient's
+assessments and outcomes as loaded, the evaluation day — so a nurse reloading the list derives only the
+patients whose data changed (:func:`derive_remembered`); a changed input is a new key, never a stale answer.
 """
 from __future__ import annotations
 
+import functools
 import uuid
 from bisect import bisect_right
 from collections.abc import Sequence
@@ -30,8 +36,8 @@ import sqlalchemy as sa
 from backend.extensions import db
 from backend.models import Patient, Study, TumourAssessment
 from backend.services.assessments import ON_STUDY
-from backend.services.pfs import assessment_plan
-from schedules.pfs import ADEQUATE_RESPONSES
+from backend.services.pfs import History, assessment_plan, derive, evaluation_date, load_histories
+from schedules.pfs import ADEQUATE_RESPONSES, PfsResult
 
 
 class PfsSummary(NamedTuple):
@@ -95,3 +101,40 @@ def pfs_candidates(site_id: uuid.UUID, day: date, patients: Sequence[Any], study
     summaries = pfs_summaries(site_id, day)
     none = PfsSummary(False, None)
     return [p for p in patients if may_be_flagged(offsets, p.first_dose_date, day, summaries.get(p.id, none))]
+
+
+@dataclass(frozen=True)
+class StudyRules:
+    """What `services.pfs.derive` reads of a study, hashable (a cache key)."""
+
+    assessment_interval_days: int
+    assessment_window_days: int
+    assessment_phases: tuple[tuple[int | None, int], ...]
+    pfs_missed_rule: str
+
+    @classmethod
+    def of(cls, study: Study) -> StudyRules:
+        phases = tuple((None if until is None else int(until), int(interval))
+                       for until, interval in (study.assessment_phases or ()))
+        return cls(study.assessment_interval_days, study.assessment_window_days, phases, study.pfs_missed_rule)
+
+
+class _Subject(NamedTuple):
+    """What `services.pfs.derive` reads of a patient."""
+
+    first_dose_date: date
+    study: StudyRules
+
+
+@functools.lru_cache(maxsize=50_000)
+def _derive(first_dose: date, rules: StudyRules, history: History, day: date) -> PfsResult:
+    return derive(_Subject(first_dose, rules), history, day)
+
+
+def derive_remembered(patients: Sequence[Any], day: date, study: Study) -> dict[uuid.UUID, PfsResult]:
+    """PFS on ``day`` of patients of one study (with ``id`` and ``first_dose_date``), as `services.pfs.derive_many`
+    gives it: the same loading, evaluation date and derivation, a derivation run only for inputs not seen before."""
+    rules = StudyRules.of(study)
+    histories = load_histories(p.id for p in patients)
+    return {p.id: _derive(p.first_dose_date, rules, histories[p.id], evaluation_date(p, day))
+            for p in patients}

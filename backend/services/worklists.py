@@ -49,8 +49,8 @@ from backend.models import Event, Patient, Site, Study
 from backend.services.alerts import open_alerts_for_site
 from backend.services.assessments import ON_STUDY, site_today
 from backend.services.calendar_events import state_of
-from backend.services.pfs import calendar_scans, derive_many
-from backend.services.worklist_pfs import pfs_candidates
+from backend.services.pfs import calendar_scans
+from backend.services.worklist_pfs import derive_remembered, pfs_candidates
 from schedules.pfs import MISSED, OPEN, UPCOMING, PfsResult
 
 Row = dict[str, Any]
@@ -172,17 +172,17 @@ def _scan_to_book(result: PfsResult) -> Any:
 
 
 def pfs_rows(ctx: SiteDay) -> list[Row]:
-    """PFS at risk and no baseline, from the derivation behind GET /pfs (`services.pfs.derive_many`), run for
-    the patients it can flag (`services.worklist_pfs.pfs_candidates`)."""
+    """PFS at risk and no baseline, from the derivation behind GET /pfs (`services.pfs.derive`, remembered), run
+    for the patients it can flag (`services.worklist_pfs.pfs_candidates`, `derive_remembered`)."""
     patients = pfs_candidates(ctx.site.id, ctx.day, list(ctx.patients.values()), ctx.site.study)
-    results = derive_many(patients, ctx.day)
-    at_risk = [p for p in patients if results[p.id][1].at_risk]
-    wanted = {p.id: visit.number for p in at_risk if (visit := _scan_to_book(results[p.id][1])) is not None}
+    results = derive_remembered(patients, ctx.day, ctx.site.study)
+    at_risk = [p for p in patients if results[p.id].at_risk]
+    wanted = {p.id: visit.number for p in at_risk if (visit := _scan_to_book(results[p.id])) is not None}
     scans = calendar_scans(wanted, numbers=wanted) if wanted else {}
     bookings = _bookings([s.event_id for by_number in scans.values() for s in by_number.values()])
     rows = []
     for patient in patients:
-        _, result = results[patient.id]
+        result = results[patient.id]
         if result.reason == "no_baseline":
             rows.append(row("no_baseline", patient,
                             Phrase(N_("No baseline tumour assessment recorded: PFS is censored (no_baseline) until "

@@ -17,8 +17,9 @@ from hypothesis import strategies as st
 from backend.extensions import db as _db
 from backend.models import PatientOutcome, TumourAssessment
 from backend.services import worklists
-from backend.services.pfs import schedule_for
-from backend.services.worklist_pfs import PfsSummary, WindowOffsets, may_be_flagged, pfs_candidates
+from backend.services.pfs import derive_many, schedule_for
+from backend.services.worklist_pfs import (PfsSummary, WindowOffsets, derive_remembered, may_be_flagged,
+                                           pfs_candidates)
 from schedules import pfs
 from tests.factories import PatientFactory, SiteFactory
 
@@ -107,6 +108,12 @@ def test_the_worklist_rows_equal_those_of_a_full_derivation(db, monkeypatch):
     site_day = worklists.SiteDay(site, DAY, worklists._on_study(site))
     kept = pfs_candidates(site.id, DAY, list(site_day.patients.values()), site.study)
     assert 0 < len(kept) < len(site_day.patients)
+
+    # The remembered derivation answers as derive_many (GET /pfs), twice (the second from memory).
+    everyone = list(site_day.patients.values())
+    expected = {pid: result for pid, (_, result) in derive_many(everyone, DAY).items()}
+    assert derive_remembered(everyone, DAY, site.study) == expected
+    assert derive_remembered(everyone, DAY, site.study) == expected
 
     filtered = worklists.pfs_rows(site_day)
     monkeypatch.setattr(worklists, "pfs_candidates", lambda site_id, day, patients, study: patients)
