@@ -49,7 +49,6 @@ from backend.models import Event, Patient, Site, Study
 from backend.services.alerts import open_alerts_for_site
 from backend.services.assessments import ON_STUDY, site_today
 from backend.services.calendar_events import state_of
-from backend.services.pfs import calendar_scans
 from backend.services.worklist_pfs import derive_remembered, pfs_candidates
 from schedules.pfs import MISSED, OPEN, UPCOMING, PfsResult
 
@@ -67,6 +66,7 @@ KINDS = tuple(PRIORITIES)
 DUE_DAYS = 7
 CLINIC_VISIT_KINDS = ("dose", "tumor_assessment")
 NONRESPONSE_SURVEYS = 2
+_CHUNK = 500
 
 
 class PatientRef(NamedTuple):
@@ -178,8 +178,7 @@ def pfs_rows(ctx: SiteDay) -> list[Row]:
     results = derive_remembered(patients, ctx.day, ctx.site.study)
     at_risk = [p for p in patients if results[p.id].at_risk]
     wanted = {p.id: visit.number for p in at_risk if (visit := _scan_to_book(results[p.id])) is not None}
-    scans = calendar_scans(wanted, numbers=wanted) if wanted else {}
-    bookings = _bookings([s.event_id for by_number in scans.values() for s in by_number.values()])
+    scans = _scan_events(wanted)
     rows = []
     for patient in patients:
         result = results[patient.id]
@@ -194,8 +193,8 @@ def pfs_rows(ctx: SiteDay) -> list[Row]:
         deadline = result.protect_deadline
         since = result.last_adequate_assessment or patient.first_dose_date
         visit = _scan_to_book(result)
-        scan = scans.get(patient.id, {}).get(visit.number) if visit is not None else None
-        booking = booked(bookings.get(scan.event_id), scan.target_date) if scan else None
+        scan = scans.get(patient.id) if visit is not None else None
+        booking = booked(scan, scan.target_date) if scan else None
         what = Phrase(Np_("PFS at risk: %(num)s tumour assessment missed since %(since)s",
                           "PFS at risk: %(num)s tumour assessments missed since %(since)s"),
                       {"num": result.consecutive_missed, "since": since})
@@ -203,24 +202,29 @@ def pfs_rows(ctx: SiteDay) -> list[Row]:
             action = ((booking, Phrase(N_(": make sure the scan is adequate and done on or before %(deadline)s"),
                                        {"deadline": deadline})) if booking else
                       Phrase(N_("Book an adequate tumour assessment on or before %(deadline)s"), {"deadline": deadline}))
-            rows.append(row("pfs_at_risk", patient, what, deadline, action, event_id=scan.event_id if scan else None))
+            rows.append(row("pfs_at_risk", patient, what, deadline, action, event_id=scan.id if scan else None))
             continue
         last_missed = max((v.window_end for v in result.visits if v.status == MISSED), default=None)
         late = (ctx.day - last_missed).days if last_missed is not None and last_missed < ctx.day else None
         action = ((booking, Phrase(N_(": a progression found before that scan would be censored"))) if booking else
                   Phrase(N_("Book an adequate tumour assessment now: a progression found before it would be censored")))
         rows.append(row("pfs_at_risk", patient, what, ctx.day, action,
-                        event_id=scan.event_id if scan else None, days_overdue=late))
+                        event_id=scan.id if scan else None, days_overdue=late))
     return rows
 
 
-def _bookings(event_ids: list[uuid.UUID]) -> dict[uuid.UUID, Any]:
-    """Status and booking of the scans the PFS rows are about, in one query."""
-    if not event_ids:
-        return {}
-    return {e.id: e for e in db.session.execute(
-        sa.select(Event.id, Event.status, Event.appointment_time, Event.appointment_location)
-        .where(Event.id.in_(event_ids)))}
+def _scan_events(wanted: dict[uuid.UUID, int]) -> dict[uuid.UUID, Any]:
+    """The calendar event of each patient's scan to book (PFS visit k is the event keyed `assessment:{k}`, as
+    `services.pfs.calendar_scans` finds it), with its status and booking: one exact (patient, key) probe each."""
+    pairs = [(patient_id, f"assessment:{number}") for patient_id, number in wanted.items()]
+    found = {}
+    for start in range(0, len(pairs), _CHUNK):
+        for event in db.session.execute(
+                sa.select(Event.patient_id, Event.id, Event.target_date, Event.status, Event.appointment_time,
+                          Event.appointment_location)
+                .where(sa.tuple_(Event.patient_id, Event.key).in_(pairs[start:start + _CHUNK]))):
+            found[event.patient_id] = event
+    return found
 
 
 def _site_visits(ctx: SiteDay, *conditions) -> sa.Select:
