@@ -112,7 +112,7 @@ class Phrase:
         text = self.message
         if isinstance(text, tuple):
             text = text[0] if self.params["num"] == 1 else text[1]
-        return text % {key: str(value) for key, value in self.params.items()}
+        return text % self.params  # %s shows a date as YYYY-MM-DD, as the contract writes dates
 
 
 Text = Phrase | str | tuple[Phrase | str, ...]  # a plain str is shown as it is, untranslated
