@@ -4,7 +4,9 @@ Rows are the worklist service's (CONTRACT.md "Site work": `priority, kind, patie
 event_id, alert_id, days_overdue, due_date, what, action`), read with `.get` so kinds and fields
 added later render without a change here. Actions post back and redirect (POST/redirect/GET):
 acknowledging an alert calls the alert service; recording or rescheduling a visit calls the same
-calendar use case as `PATCH /patients/{id}/events/{event_id}`, parsed by the same schema.
+calendar use case as `PATCH /patients/{id}/events/{event_id}`, parsed by the same schema. The list is
+shown `PAGE_SIZE` rows a page, so a site of 1,000 patients renders fifty rows' forms, not hundreds; the
+rows' sentences are translated from the phrases the service keeps beside its English (`row_text`).
 """
 from __future__ import annotations
 
