@@ -50,7 +50,7 @@ bench: install
 
 # Re-extract the console's strings and merge them into the .po catalogs (compiled when the app starts).
 translations: install
-	$(BIN)/pybabel extract -F babel.cfg -k _ -k gettext -k ngettext:1,2 -o instance/messages.pot .
+	$(BIN)/pybabel extract -F babel.cfg -k _ -k gettext -k ngettext:1,2 -k N_ -k Np_:1,2 -o instance/messages.pot .
 	$(BIN)/pybabel update -i instance/messages.pot -d backend/translations
 
 clean:

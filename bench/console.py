@@ -75,6 +75,10 @@ def main() -> None:
             data = {"study": "INET-PAC-RWS", "site": "SH01", "subject_id": f"B-{n:05d}", "regimen": "INET-PAC",
                     "first_dose_date": today - timedelta(days=n % 300)}
             enrol_patient(None, data, visits=_demo_visits(data, site, today))
+        db.session.commit()
+        # Planner statistics after the bulk enrolment, as autovacuum would leave them (as bench/worklist.py does).
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.execute(sa.text("ANALYZE"))
         nurse = db.session.scalar(sa.select(User).where(User.username == "nurse"))
         principal = principal_for(nurse)
         baseline = timed(lambda: (worklists.site_worklist(principal, "SH01"), db.session.rollback()), args.runs)

@@ -15,11 +15,12 @@ the same process, it times:
 
 It prints milliseconds per request for both, the ratio, the number of rows and the number of SQL
 statements one worklist request runs (constant in the number of patients: no query per patient).
-Target: well under 100 ms per worklist request at 2,000 patients.
+Target: p95 <= 100 ms per worklist request at 2,000 patients (the mean and the p95 are printed).
 """
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import time
@@ -70,7 +71,7 @@ def record_the_past(today: date) -> None:
     except for one patient in twenty whose data entry lags (nothing recorded at all)."""
     from backend.extensions import db
     from backend.models import Event, Patient
-    from backend.models.audit import record
+    from backend.models.audit import record, record_many
 
     lagging = sa.select(Patient.id).where(sa.func.right(Patient.subject_id, 2).in_(["00", "20", "40", "60", "80"]))
     result = db.session.execute(
@@ -78,17 +79,25 @@ def record_the_past(today: date) -> None:
                                Event.window_end < today - timedelta(days=2), Event.patient_id.not_in(lagging))
         .values(status="completed", actual_date=Event.target_date, version=Event.version + 1)
         .execution_options(synchronize_session=False))
+    # The audit trail needs a record for each patient whose events changed (a deferred trigger checks it).
+    record_many(db.session, action="update", entity="events", changes_by_id={
+        str(pid): {"recorded": "past visits (bench set-up)"}
+        for pid in db.session.scalars(sa.select(Patient.id).where(Patient.id.not_in(lagging)))})
     record(db.session, action="update", entity="events", entity_id="bench",
            changes={"events_recorded": result.rowcount})
     db.session.commit()
 
 
-def time_it(fn, requests: int) -> float:
+def time_it(fn, requests: int) -> tuple[float, float]:
+    """(mean, p95) milliseconds per call, after one warm-up call."""
     fn()  # warm caches (compiled statements, the identity map's study)
-    started = time.perf_counter()
+    samples = []
     for _ in range(requests):
+        started = time.perf_counter()
         fn()
-    return (time.perf_counter() - started) / requests * 1000
+        samples.append((time.perf_counter() - started) * 1000)
+    samples.sort()
+    return sum(samples) / len(samples), samples[min(len(samples) - 1, math.ceil(0.95 * len(samples)) - 1)]
 
 
 def main() -> int:
@@ -133,17 +142,17 @@ def main() -> int:
             rows = worklist_rows(site, today)
             sa.event.remove(db.engine, "before_cursor_execute", count)
 
-            worklist_ms = time_it(lambda: worklist_rows(site, today), args.requests)
-            baseline_ms = time_it(lambda: db.session.execute(
+            worklist_ms, worklist_p95 = time_it(lambda: worklist_rows(site, today), args.requests)
+            baseline_ms, _ = time_it(lambda: db.session.execute(
                 sa.select(Patient.id, Patient.subject_id).where(Patient.id == first)).one(), args.requests)
             kinds: dict[str, int] = {}
             for row in rows:
                 kinds[row["kind"]] = kinds.get(row["kind"], 0) + 1
-            print(f"worklist: {worklist_ms:.1f} ms per request ({len(rows)} rows: {kinds}; "
+            print(f"worklist: {worklist_ms:.1f} ms per request, p95 {worklist_p95:.1f} ms ({len(rows)} rows: {kinds}; "
                   f"{len(statements)} SQL statements)")
             print(f"baseline (indexed lookup): {baseline_ms:.3f} ms per request")
-            print(f"ratio worklist / baseline: {worklist_ms / baseline_ms:.0f}x; target < 100 ms per request: "
-                  f"{'met' if worklist_ms < 100 else 'NOT met'}")
+            print(f"ratio worklist / baseline: {worklist_ms / baseline_ms:.0f}x; target p95 <= 100 ms: "
+                  f"{'met' if worklist_p95 <= 100 else 'NOT met'}")
             db.session.remove()
     finally:
         if not args.keep:

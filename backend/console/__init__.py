@@ -9,8 +9,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Blueprint, Flask, g, redirect, request, url_for
+from flask import Blueprint, Flask, g, jsonify, redirect, request, url_for
 from flask_wtf.csrf import generate_csrf
+from werkzeug.exceptions import NotFound as HTTPNotFound
+
+from backend.errors import http_error_payload
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'")
@@ -32,6 +35,14 @@ def register_console(app: Flask) -> None:
         app.register_blueprint(blueprint, url_prefix="/console")
     app.register_blueprint(assets, url_prefix="/console")
     app.add_url_rule("/", endpoint="root", view_func=lambda: redirect(url_for("console_sites.home")))
+
+    @app.errorhandler(HTTPNotFound)
+    def _not_found(error: HTTPNotFound):
+        """Unknown addresses: the console's HTML page under /console/, the contract's JSON elsewhere."""
+        if request.path.startswith("/console/") or request.path == "/console":
+            return auth.unknown_address_page()
+        body, code, headers = http_error_payload(error)
+        return jsonify(body), code, headers
 
     @app.context_processor
     def _console_globals():

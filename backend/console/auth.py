@@ -141,10 +141,23 @@ def error_page(status: int, title: str, message: str):
     return render_template("console/error.html", status=status, title=title, message=message), status
 
 
+def not_found_page():
+    """The one 404 page: for a record out of scope, a missing one and an unknown console address alike."""
+    return error_page(404, _("Not found"), _("There is nothing here, or it is not in your sites or studies."))
+
+
+def unknown_address_page():
+    """An address under /console/ that no page answers: the console's 404 page (signed in: with the menu)."""
+    user = console_service.session_user(session.get("uid"), session.get("sid"))
+    if user is not None:
+        g.user = user
+    return not_found_page()
+
+
 def register_error_pages(blueprint: Blueprint) -> None:
     @blueprint.errorhandler(NotFound)
     def _not_found(_error):
-        return error_page(404, _("Not found"), _("There is nothing here, or it is not in your sites or studies."))
+        return not_found_page()
 
     @blueprint.errorhandler(Forbidden)
     def _forbidden(error):

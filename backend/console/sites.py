@@ -4,11 +4,13 @@ Rows are the worklist service's (CONTRACT.md "Site work": `priority, kind, patie
 event_id, alert_id, days_overdue, due_date, what, action`), read with `.get` so kinds and fields
 added later render without a change here. Actions post back and redirect (POST/redirect/GET):
 acknowledging an alert calls the alert service; recording or rescheduling a visit calls the same
-calendar use case as `PATCH /patients/{id}/events/{event_id}`, parsed by the same schema.
+calendar use case as `PATCH /patients/{id}/events/{event_id}`, parsed by the same schema. The list is
+shown `PAGE_SIZE` rows a page, so a site of 1,000 patients renders fifty rows' forms, not hundreds; the
+rows' sentences are translated from the phrases the service keeps beside its English (`row_text`).
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import date, timedelta
 from typing import Any
 
@@ -16,9 +18,11 @@ import marshmallow as ma
 import sqlalchemy as sa
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from backend.auth import STAFF_ROLES, Principal, can_see_site, visible_patient
 from backend.console.auth import staff_page
+from backend.console.i18n import show_date
 from backend.errors import DomainError
 from backend.extensions import db
 from backend.models import Event, Site, Study, SymptomAlert
@@ -31,6 +35,9 @@ from backend.services.assessments import site_today
 from backend.services.studies import site_by_code
 
 bp = Blueprint("console_sites", __name__)
+
+PAGE_SIZE = 50
+"""Rows a page: the most urgent fifty first, the rest behind page links (a site of 1,000 patients has hundreds)."""
 
 # Order of the sections; kinds the service adds later are shown after these, in the service's order.
 SECTION_ORDER = ("symptom_alert", "pfs_at_risk", "visit_overdue", "no_baseline", "assessment_window_closing",
@@ -48,41 +55,6 @@ def visible_sites(principal: Principal) -> list[Site]:
     """The sites the switcher offers: a nurse's own, a coordinator's studies', every site for admins."""
     stmt = sa.select(Site).join(Study, Study.id == Site.study_id).order_by(Site.code)
     return [site for site in db.session.scalars(stmt) if can_see_site(principal, site)]
-
-
-# --- ADAPTER: today's worklist rows -> the contract's rows ------------------------------------------
-# The visits work rewrites the worklist service to answer the contract's rows (with `event_id`,
-# `alert_id`, `days_overdue`). Until it is merged, rows lack those keys: this one function finds
-# them. When every row has them it returns the rows unchanged, so it can be deleted after the merge.
-def contract_rows(site: Site, day: date, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    if all("event_id" in row and "alert_id" in row for row in rows):
-        return rows
-    alerts = {(str(a.patient_id), f"Symptom alert: {a.term} ({a.rule.replace('_', ' ')})"): str(a.id)
-              for a in alerts_service.open_alerts_for_site(site.id)}
-    patient_ids = {row["patient_id"] for row in rows if row["kind"] in ("visit_overdue", "visit_due")}
-    events: dict[tuple[str, str], Any] = {}
-    if patient_ids:
-        for event in db.session.execute(sa.select(Event.id, Event.patient_id, Event.label, Event.target_date,
-                                                  Event.window_end).where(
-                Event.patient_id.in_(list(patient_ids)), Event.status == "planned",
-                Event.target_date <= day + timedelta(days=worklists_service.DUE_DAYS),
-                Event.kind.in_(worklists_service.CLINIC_VISIT_KINDS))):
-            events[(str(event.patient_id), f"{event.label} planned {event.target_date}")] = event
-    adapted = []
-    for row in rows:
-        row = {"event_id": None, "alert_id": None, "days_overdue": None, **row}
-        if row["kind"] == "symptom_alert":
-            row["alert_id"] = alerts.get((row["patient_id"], row["what"]))
-        elif row["kind"] in ("visit_overdue", "visit_due"):
-            key = row["what"].split(" is not recorded")[0].split(" (window")[0]
-            match = events.get((row["patient_id"], key))
-            if match is not None:
-                row["event_id"] = str(match.id)
-                if match.window_end < day:
-                    row["days_overdue"] = (day - match.window_end).days
-        adapted.append(row)
-    return adapted
-# --- end of the adapter ----------------------------------------------------------------------------
 
 
 def sections(rows: list[Mapping[str, Any]]) -> list[tuple[str, list[Mapping[str, Any]]]]:
@@ -109,13 +81,49 @@ def alerts_for_rows(rows: list[Mapping[str, Any]]) -> dict[str, SymptomAlert]:
     return {str(a.id): a for a in db.session.scalars(sa.select(SymptomAlert).where(SymptomAlert.id.in_(ids)))}
 
 
-def worklist_page(principal: Principal, code: str) -> dict[str, Any]:
+def say(parts: Iterable[Any]) -> str:
+    """A row's sentence (`worklists.Phrase` parts) in the reader's language, dates as the console shows them."""
+    out = []
+    for part in parts:
+        if isinstance(part, str):
+            out.append(part)
+            continue
+        values = {key: show_date(value) if isinstance(value, date) else value for key, value in part.params.items()}
+        if isinstance(part.message, tuple):
+            num = values.pop("num")
+            out.append(ngettext(part.message[0], part.message[1], num, **values))
+        else:
+            out.append(_(part.message, **values) if values else _(part.message))
+    return "".join(out)
+
+
+def row_text(row: Mapping[str, Any], key: str) -> str:
+    """``what`` or ``action`` translated; a row without phrases (a source that only gives English) as it is."""
+    text = row.get("text") or {}
+    return say(text[key]) if key in text else str(row.get(key) or "")
+
+
+def page_number(value: str | None, pages: int) -> int:
+    """``?page=`` bounded to 1..pages; anything else is the first page."""
+    number = int(value) if value and value.isdigit() and len(value) < 7 else 1
+    return min(max(number, 1), pages)
+
+
+def worklist_page(principal: Principal, code: str, page: str | None = None) -> dict[str, Any]:
+    """The worklist, `PAGE_SIZE` rows a page (most urgent first); only the page's rows get their forms' data."""
     site = site_by_code(principal, code)
     day = site_today(site)
-    rows = contract_rows(site, day, worklists_service.site_worklist(principal, code, day))
-    return {"site": site, "today": day, "rows": rows, "sections": sections(rows), "events": events_for_rows(rows),
-            "alerts": alerts_for_rows(rows), "sites": visible_sites(principal), "titles": kind_titles(),
-            "reschedule_day": default_reschedule_day}
+    rows = worklists_service.site_worklist(principal, code, day)
+    pages = max(1, -(-len(rows) // PAGE_SIZE))
+    number = page_number(page, pages)
+    shown = rows[(number - 1) * PAGE_SIZE:number * PAGE_SIZE]
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[row.get("kind") or "other"] = counts.get(row.get("kind") or "other", 0) + 1
+    return {"site": site, "today": day, "rows": shown, "total": len(rows), "page": number, "pages": pages,
+            "first_index": (number - 1) * PAGE_SIZE, "sections": sections(shown), "counts": counts,
+            "events": events_for_rows(shown), "alerts": alerts_for_rows(shown), "sites": visible_sites(principal),
+            "titles": kind_titles(), "reschedule_day": default_reschedule_day, "row_text": row_text}
 
 
 @bp.route("/")
@@ -145,11 +153,14 @@ def switch():
 @staff_page(*STAFF_ROLES)
 def site(code: str):
     """Today at the site: what its nurses must act on, most urgent first."""
-    return render_template("console/sites/worklist.html", **worklist_page(g.principal, code))
+    return render_template("console/sites/worklist.html", **worklist_page(g.principal, code, request.args.get("page")))
 
 
 def _back(code: str):
-    return redirect(url_for("console_sites.site", code=code) + (request.form.get("anchor") or ""))
+    """Back to the page of the list the form was on (its rows may have moved up since)."""
+    page = (request.form.get("page") or "")[:6]
+    return redirect(url_for("console_sites.site", code=code, page=int(page) if page.isdigit() and page != "1" else None)
+                    + (request.form.get("anchor") or ""))
 
 
 def _fail(error: Exception) -> None:

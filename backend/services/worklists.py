@@ -28,7 +28,7 @@ scan PFS needs is not also "due"). Every visit's state comes from `calendar_even
 function behind the calendar's ``state``.
 
 Everything is set-based: a fixed number of queries per site whatever its size (PFS histories in
-chunks of 500 patients), no query per patient (see ``bench/worklist.py``). The console calls
+chunks of 500 patients, and only for the patients PFS can flag), no query per patient (see ``bench/worklist.py``). The console calls
 :func:`worklist_rows` directly.
 """
 from __future__ import annotations
@@ -49,7 +49,7 @@ from backend.models import Event, Patient, Site, Study
 from backend.services.alerts import open_alerts_for_site
 from backend.services.assessments import ON_STUDY, site_today
 from backend.services.calendar_events import state_of
-from backend.services.pfs import calendar_scans, derive_many
+from backend.services.worklist_pfs import derive_remembered, pfs_candidates
 from schedules.pfs import MISSED, OPEN, UPCOMING, PfsResult
 
 Row = dict[str, Any]
@@ -66,6 +66,7 @@ KINDS = tuple(PRIORITIES)
 DUE_DAYS = 7
 CLINIC_VISIT_KINDS = ("dose", "tumor_assessment")
 NONRESPONSE_SURVEYS = 2
+_CHUNK = 500
 
 
 class PatientRef(NamedTuple):
@@ -89,16 +90,58 @@ class SiteDay:
 WorklistSource = Callable[[SiteDay], list[Row]]
 
 
-def row(kind: str, patient: Any, what: str, due_date: date | None, action: str, *, event_id: Any = None,
+def N_(msgid: str) -> str:
+    """Marks a message id for extraction (`make translations`); the console translates it when shown."""
+    return msgid
+
+
+def Np_(singular: str, plural: str) -> tuple[str, str]:
+    """Marks a singular/plural pair for extraction; ``%(num)s`` is the count."""
+    return singular, plural
+
+
+@dataclass(frozen=True)
+class Phrase:
+    """A piece of a row's sentence kept as its message id and values: the API answers its English
+    (:meth:`english`), the console translates the message id (Flask-Babel) and fills in the values."""
+
+    message: str | tuple[str, str]
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def english(self) -> str:
+        text = self.message
+        if isinstance(text, tuple):
+            text = text[0] if self.params["num"] == 1 else text[1]
+        return text % self.params  # %s shows a date as YYYY-MM-DD, as the contract writes dates
+
+
+Text = Phrase | str | tuple[Phrase | str, ...]  # a plain str is shown as it is, untranslated
+
+
+def row(kind: str, patient: Any, what: Text, due_date: date | None, action: Text, *, event_id: Any = None,
         alert_id: Any = None, days_overdue: int | None = None, priority: int | None = None) -> Row:
+    """A row; ``what`` and ``action`` in English, their phrases under ``text`` for the console (not on the wire)."""
+    what, action = (t if isinstance(t, tuple) else (t,) for t in (what, action))
     return {"priority": priority or PRIORITIES[kind], "kind": kind, "patient_id": str(patient.id),
             "subject_id": patient.subject_id, "event_id": str(event_id) if event_id else None,
             "alert_id": str(alert_id) if alert_id else None, "days_overdue": days_overdue,
-            "due_date": due_date, "what": what, "action": action}
+            "due_date": due_date, "what": "".join(map(_english, what)),
+            "action": "".join(map(_english, action)), "text": {"what": what, "action": action}}
 
 
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
+def _english(part: Phrase | str) -> str:
+    return part if isinstance(part, str) else part.english()
+
+
+def booked(appointment: Any, on: date) -> Phrase | None:
+    """The booking of a planned clinic visit (backend.services.appointments), if it has one."""
+    if appointment is None or appointment.status != "planned" or appointment.appointment_time is None:
+        return None
+    params = {"date": on, "time": appointment.appointment_time.strftime("%H:%M")}
+    if appointment.appointment_location:
+        return Phrase(N_("Booked for %(date)s at %(time)s (%(location)s)"),
+                      {**params, "location": appointment.appointment_location})
+    return Phrase(N_("Booked for %(date)s at %(time)s"), params)
 
 
 # -- sources --------------------------------------------------------------------------------------
@@ -108,9 +151,12 @@ def alert_rows(ctx: SiteDay) -> list[Row]:
     zone = ZoneInfo(ctx.site.timezone)
     rows = []
     for alert in open_alerts_for_site(ctx.site.id):
-        rows.append(row("symptom_alert", alert.patient, f"Symptom alert: {alert.term} ({alert.rule.replace('_', ' ')})",
+        rows.append(row("symptom_alert", alert.patient,
+                        Phrase(N_("Symptom alert: %(term)s (%(rule)s)"),
+                               {"term": alert.term, "rule": alert.rule.replace("_", " ")}),
                         alert.created_at.astimezone(zone).date(),
-                        "Call the patient, assess the symptom, then acknowledge the alert with the action taken",
+                        Phrase(N_("Call the patient, assess the symptom, then acknowledge the alert with the action "
+                                  "taken")),
                         alert_id=alert.id))
     return rows
 
@@ -126,44 +172,65 @@ def _scan_to_book(result: PfsResult) -> Any:
 
 
 def pfs_rows(ctx: SiteDay) -> list[Row]:
-    """PFS at risk and no baseline, from the derivation behind GET /pfs (`services.pfs.derive_many`)."""
-    patients = list(ctx.patients.values())
-    results = derive_many(patients, ctx.day)
-    at_risk = [p for p in patients if results[p.id][1].at_risk]
-    wanted = {p.id: visit.number for p in at_risk if (visit := _scan_to_book(results[p.id][1])) is not None}
-    scans = calendar_scans(wanted, numbers=wanted) if wanted else {}
+    """PFS at risk and no baseline, from the derivation behind GET /pfs (`services.pfs.derive`, remembered), run
+    for the patients it can flag (`services.worklist_pfs.pfs_candidates`, `derive_remembered`)."""
+    patients = pfs_candidates(ctx.site.id, ctx.day, list(ctx.patients.values()), ctx.site.study)
+    results = derive_remembered(patients, ctx.day, ctx.site.study)
+    at_risk = [p for p in patients if results[p.id].at_risk]
+    wanted = {p.id: visit.number for p in at_risk if (visit := _scan_to_book(results[p.id])) is not None}
+    scans = _scan_events(wanted)
     rows = []
     for patient in patients:
-        _, result = results[patient.id]
+        result = results[patient.id]
         if result.reason == "no_baseline":
-            rows.append(row("no_baseline", patient, "No baseline tumour assessment recorded: PFS is censored "
-                            "(no_baseline) until it is", patient.first_dose_date,
-                            "Record the baseline scan (RECIST 1.1: at most 4 weeks before the first dose)"))
+            rows.append(row("no_baseline", patient,
+                            Phrase(N_("No baseline tumour assessment recorded: PFS is censored (no_baseline) until "
+                                      "it is")), patient.first_dose_date,
+                            Phrase(N_("Record the baseline scan (RECIST 1.1: at most 4 weeks before the first dose)"))))
             continue
         if not result.at_risk:
             continue
         deadline = result.protect_deadline
         since = result.last_adequate_assessment or patient.first_dose_date
         visit = _scan_to_book(result)
-        scan = scans.get(patient.id, {}).get(visit.number) if visit is not None else None
-        what = f"PFS at risk: {_plural(result.consecutive_missed, 'tumour assessment')} missed since {since}"
+        scan = scans.get(patient.id) if visit is not None else None
+        booking = booked(scan, scan.target_date) if scan else None
+        what = Phrase(Np_("PFS at risk: %(num)s tumour assessment missed since %(since)s",
+                          "PFS at risk: %(num)s tumour assessments missed since %(since)s"),
+                      {"num": result.consecutive_missed, "since": since})
         if deadline is not None:
-            rows.append(row("pfs_at_risk", patient, what, deadline,
-                            f"Book an adequate tumour assessment on or before {deadline}",
-                            event_id=scan.event_id if scan else None))
+            action = ((booking, Phrase(N_(": make sure the scan is adequate and done on or before %(deadline)s"),
+                                       {"deadline": deadline})) if booking else
+                      Phrase(N_("Book an adequate tumour assessment on or before %(deadline)s"), {"deadline": deadline}))
+            rows.append(row("pfs_at_risk", patient, what, deadline, action, event_id=scan.id if scan else None))
             continue
         last_missed = max((v.window_end for v in result.visits if v.status == MISSED), default=None)
         late = (ctx.day - last_missed).days if last_missed is not None and last_missed < ctx.day else None
-        rows.append(row("pfs_at_risk", patient, what, ctx.day,
-                        "Book an adequate tumour assessment now: a progression found before it would be censored",
-                        event_id=scan.event_id if scan else None, days_overdue=late))
+        action = ((booking, Phrase(N_(": a progression found before that scan would be censored"))) if booking else
+                  Phrase(N_("Book an adequate tumour assessment now: a progression found before it would be censored")))
+        rows.append(row("pfs_at_risk", patient, what, ctx.day, action,
+                        event_id=scan.id if scan else None, days_overdue=late))
     return rows
+
+
+def _scan_events(wanted: dict[uuid.UUID, int]) -> dict[uuid.UUID, Any]:
+    """The calendar event of each patient's scan to book (PFS visit k is the event keyed `assessment:{k}`, as
+    `services.pfs.calendar_scans` finds it), with its status and booking: one exact (patient, key) probe each."""
+    pairs = [(patient_id, f"assessment:{number}") for patient_id, number in wanted.items()]
+    found = {}
+    for start in range(0, len(pairs), _CHUNK):
+        for event in db.session.execute(
+                sa.select(Event.patient_id, Event.id, Event.target_date, Event.status, Event.appointment_time,
+                          Event.appointment_location)
+                .where(sa.tuple_(Event.patient_id, Event.key).in_(pairs[start:start + _CHUNK]))):
+            found[event.patient_id] = event
+    return found
 
 
 def _site_visits(ctx: SiteDay, *conditions) -> sa.Select:
     """Planned clinic visits (doses, tumour assessments) of the site's on-study patients."""
     return (sa.select(Event.id, Event.patient_id, Event.kind, Event.label, Event.status, Event.target_date,
-                      Event.window_start, Event.window_end)
+                      Event.window_start, Event.window_end, Event.appointment_time, Event.appointment_location)
             .join(Patient, Patient.id == Event.patient_id)
             .where(Patient.site_id == ctx.site.id, Patient.status.in_(ON_STUDY),
                    Event.kind.in_(CLINIC_VISIT_KINDS), Event.status == "planned", *conditions))
@@ -188,12 +255,16 @@ def overdue_rows(ctx: SiteDay) -> list[Row]:
         state = state_of(event, ctx.day)
         if patient is None or state.state != "overdue":
             continue
-        others = f"; {_plural(event.n - 1, 'more visit')} not recorded" if event.n > 1 else ""
-        rows.append(row("visit_overdue", patient,
-                        f"{event.label} planned {event.target_date} is not recorded; its window closed "
-                        f"{event.window_end} ({_plural(state.days_overdue, 'day')} ago){others}", event.window_end,
-                        "Record the visit as completed (with its date), missed or held"
-                        + (", then the others" if event.n > 1 else ""),
+        what = Phrase(Np_("%(label)s planned %(target)s is not recorded; its window closed %(end)s (%(num)s day ago)",
+                          "%(label)s planned %(target)s is not recorded; its window closed %(end)s (%(num)s days ago)"),
+                      {"label": event.label, "target": event.target_date, "end": event.window_end,
+                       "num": state.days_overdue})
+        action = Phrase(N_("Record the visit as completed (with its date), missed or held"))
+        if event.n > 1:
+            what = (what, Phrase(Np_("; %(num)s more visit not recorded", "; %(num)s more visits not recorded"),
+                                 {"num": event.n - 1}))
+            action = (action, Phrase(N_(", then the others")))
+        rows.append(row("visit_overdue", patient, what, event.window_end, action,
                         event_id=event.id, days_overdue=state.days_overdue))
     return rows
 
@@ -211,18 +282,20 @@ def due_rows(ctx: SiteDay) -> list[Row]:
         state = state_of(event, day)
         if patient is None or state.state not in ("due", "upcoming"):
             continue
+        window = {"label": event.label, "target": event.target_date, "start": event.window_start,
+                  "end": event.window_end}
+        booking = booked(event, event.target_date)
         if event.kind == "tumor_assessment":
-            left = (event.window_end - day).days
-            rows.append(row("visit_due", patient,
-                            f"{event.label} planned {event.target_date}: window {event.window_start} to "
-                            f"{event.window_end} closes in {_plural(left, 'day')}", event.target_date,
-                            f"Book the scan on or before {event.window_end}, or confirm the appointment",
-                            event_id=event.id))
+            what = Phrase(Np_("%(label)s planned %(target)s: window %(start)s to %(end)s closes in %(num)s day",
+                              "%(label)s planned %(target)s: window %(start)s to %(end)s closes in %(num)s days"),
+                          {**window, "num": (event.window_end - day).days})
+            action = ((booking, Phrase(N_(": confirm the appointment with the patient"))) if booking else
+                      Phrase(N_("Book the scan on or before %(end)s, or confirm the appointment"), window))
         else:
-            rows.append(row("visit_due", patient,
-                            f"{event.label} planned {event.target_date} (window {event.window_start} to "
-                            f"{event.window_end})", event.target_date, "Confirm the visit with the patient",
-                            event_id=event.id))
+            what = Phrase(N_("%(label)s planned %(target)s (window %(start)s to %(end)s)"), window)
+            action = ((booking, Phrase(N_(": confirm the visit with the patient"))) if booking else
+                      Phrase(N_("Confirm the visit with the patient")))
+        rows.append(row("visit_due", patient, what, event.target_date, action, event_id=event.id))
     return rows
 
 
@@ -249,9 +322,11 @@ def survey_rows(ctx: SiteDay) -> list[Row]:
             continue
         latest = surveys[0]
         rows.append(row("survey_nonresponse", patient,
-                        f"The last {NONRESPONSE_SURVEYS} weekly symptom surveys were not completed "
-                        f"(latest: {latest.label}, closed {latest.window_end})", latest.window_end,
-                        "Call the patient: check on their symptoms and help with the app", event_id=latest.id))
+                        Phrase(N_("The last %(count)s weekly symptom surveys were not completed (latest: %(label)s, "
+                                  "closed %(end)s)"),
+                               {"count": NONRESPONSE_SURVEYS, "label": latest.label, "end": latest.window_end}),
+                        latest.window_end, Phrase(N_("Call the patient: check on their symptoms and help with the app")),
+                        event_id=latest.id))
     return rows
 
 

@@ -152,3 +152,71 @@ def test_the_console_speaks_simplified_chinese(page, demo):
     page.wait_for_load_state()
     expect(page.locator("h1")).to_contain_text("今日")
     shot(page, "worklist-zh")
+
+
+def test_the_worklist_is_shown_a_page_at_a_time_most_urgent_first(page, client, auth, demo, monkeypatch):
+    from backend.console import sites
+
+    monkeypatch.setattr(sites, "PAGE_SIZE", 3)
+    sign_in(page, "nurse")
+    api_rows = api(client, auth, demo["users"]["nurse"], "/sites/SH01/worklist")
+    pages = -(-len(api_rows) // 3)
+    assert pages > 1
+    page.goto("/console/sites/SH01")
+    seen = []
+    for number in range(1, pages + 1):
+        rows = page.locator("li.row")
+        assert rows.count() == min(3, len(api_rows) - 3 * (number - 1))
+        seen += rows.evaluate_all("els => els.map(e => [e.dataset.kind, e.dataset.subject, e.dataset.eventId])")
+        pager = page.get_by_role("navigation", name="Pages of the worklist").first
+        expect(pager.locator("[aria-current=page]")).to_have_text(str(number))
+        if number == 1:
+            shot(page, "worklist-paged")
+        if number < pages:
+            pager.get_by_role("link", name="Next page").click()
+            page.wait_for_url(f"**/console/sites/SH01?page={number + 1}")
+    assert seen == [[r["kind"], r["subject_id"], r["event_id"] or ""] for r in api_rows]
+    page.goto("/console/sites/SH01?page=999")  # out of range: the last page
+    expect(page.get_by_role("navigation", name="Pages of the worklist").first.locator("[aria-current=page]")).to_have_text(str(pages))
+
+
+def test_a_booked_scan_or_visit_shows_its_time_instead_of_asking_to_book(page, client, auth, demo):
+    sign_in(page, "nurse")
+    row = next(r for r in api(client, auth, demo["users"]["nurse"], "/sites/SH01/worklist")
+               if r["kind"] == "visit_due" and r["event_id"])
+    answer = client.patch(f"/api/v1/patients/{row['patient_id']}/events/{row['event_id']}",
+                          json={"appointment": {"time": "09:30", "location": "Imaging, 2nd floor"}},
+                          headers=auth.headers(demo["users"]["nurse"]))
+    db.session.rollback()
+    assert answer.status_code == 200, answer.get_json()
+    (booked,) = [r for r in api(client, auth, demo["users"]["nurse"], "/sites/SH01/worklist")
+                 if r["event_id"] == row["event_id"]]
+    assert booked["action"].startswith("Booked for ") and "at 09:30 (Imaging, 2nd floor)" in booked["action"]
+    page.goto("/console/sites/SH01")
+    action = page.locator(f"li.row[data-event-id='{row['event_id']}'] .action")
+    expect(action).to_contain_text("Booked for")
+    expect(action).to_contain_text("09:30 (Imaging, 2nd floor)")
+    shot(page, "worklist-booked")
+
+
+def test_the_worklist_rows_speak_simplified_chinese(page, client, auth, demo):
+    sign_in(page, "nurse")
+    page.goto("/console/sites/SH01")
+    page.get_by_label("Language").select_option("zh_Hans_CN")
+    page.wait_for_load_state()
+    expect(page.locator("li.row[data-kind=symptom_alert] .what").first).to_contain_text("症状警报")
+    expect(page.locator("li.row[data-kind=symptom_alert] .action").first).to_contain_text("致电患者")
+    texts = page.locator("li.row .action").all_inner_texts()
+    assert texts and all(any("\u4e00" <= ch <= "\u9fff" for ch in text) for text in texts), texts
+    # The API's JSON stays English (CONTRACT.md).
+    assert api(client, auth, demo["users"]["nurse"], "/sites/SH01/worklist")[0]["action"].startswith("Call the patient")
+    shot(page, "worklist-rows-zh")
+
+
+def test_an_unknown_console_address_shows_the_consoles_not_found_page(page, demo):
+    sign_in(page, "nurse")
+    answer = page.goto("/console/sites/SH01/no-such-thing")
+    assert answer.status == 404
+    expect(page.get_by_role("heading", name="Not found")).to_be_visible()
+    expect(page.get_by_role("link", name="Back to the console")).to_be_visible()
+    shot(page, "console-not-found")

@@ -74,6 +74,27 @@ def test_a_nurse_of_another_site_gets_404_for_the_patient_like_a_missing_one(cli
     assert client.get(f"/console/patients/{ward['other_patient'].id}", base_url=HTTPS).status_code == 200
 
 
+def _main(answer) -> str:
+    return re.search(r"<main.*</main>", answer.get_data(as_text=True), re.S).group(0)
+
+
+@pytest.mark.parametrize("signed_in", [True, False])
+def test_an_unknown_console_address_is_the_consoles_html_404_the_same_as_out_of_scope(client, ward, signed_in):
+    if signed_in:
+        sign_in(client, ward["other_nurse"])
+    unknown = client.get("/console/no-such-page/42", base_url=HTTPS)
+    assert unknown.status_code == 404 and unknown.mimetype == "text/html"
+    assert "Content-Security-Policy" in unknown.headers
+    assert "There is nothing here, or it is not in your sites or studies." in unknown.get_data(as_text=True)
+    if signed_in:
+        out_of_scope = client.get(f"/console/patients/{ward['patient'].id}", base_url=HTTPS)
+        assert out_of_scope.status_code == 404 and _main(out_of_scope) == _main(unknown)
+        assert "Sign out" in unknown.get_data(as_text=True)  # the menu of a signed-in page
+    # The API keeps the contract's JSON 404.
+    api = client.get("/api/v1/no-such-thing", base_url=HTTPS)
+    assert api.status_code == 404 and api.get_json()["reason"] == "not_found"
+
+
 def test_pages_send_a_csp_without_inline_scripts(client, ward):
     sign_in(client, ward["nurse"])
     answer = client.get("/console/sites/SH01", base_url=HTTPS)

@@ -5,7 +5,7 @@ Worklist date Thu 2025-04-10. Scans every 42 ± 7 days from the first dose.
 """
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, time
 
 import pytest
 
@@ -99,6 +99,45 @@ def test_the_scan_pfs_needs_makes_one_row_not_a_second_due_row(client, auth, sit
     visit_3 = assessment_event(patient, 3)
     rows = worklist(client, auth, nurse, day="2025-05-14")
     assert [(r["kind"], r["due_date"], r["event_id"]) for r in rows] == [("pfs_at_risk", "2025-05-19", str(visit_3.id))]
+
+
+@pytest.mark.parametrize(("day", "visit", "booking", "action"), [
+    ("2025-05-14", (3, date(2025, 5, 12)), (time(9, 30), "Imaging, 2nd floor"),
+     "Booked for 2025-05-12 at 09:30 (Imaging, 2nd floor): make sure the scan is adequate and done on or before "
+     "2025-05-19"),
+    ("2025-05-14", (3, date(2025, 5, 12)), (time(14, 0), None),
+     "Booked for 2025-05-12 at 14:00: make sure the scan is adequate and done on or before 2025-05-19"),
+    ("2025-05-14", (3, date(2025, 5, 12)), (None, None), "Book an adequate tumour assessment on or before 2025-05-19"),
+    # Visits 2 and 3 missed: no deadline left; the scan to book is visit 4 (window 06-23 to 07-07).
+    ("2025-05-20", (4, date(2025, 6, 30)), (time(9, 30), None),
+     "Booked for 2025-06-30 at 09:30: a progression found before that scan would be censored"),
+])
+def test_a_booked_scan_row_says_when_it_is_booked_instead_of_asking_to_book(client, auth, site, nurse, day, visit,
+                                                                             booking, action):
+    """The scan PFS needs, booked (appointment time and place on the event): the row says so."""
+    patient = scans(PatientFactory(site=site, first_dose_date=date(2025, 1, 6)), (date(2025, 2, 17), "SD"))
+    scan = assessment_event(patient, visit[0], target_date=visit[1], appointment_time=booking[0],
+                            appointment_location=booking[1])
+    (row,) = worklist(client, auth, nurse, day=day)
+    assert (row["kind"], row["event_id"], row["action"]) == ("pfs_at_risk", str(scan.id), action)
+
+
+@pytest.mark.parametrize(("kind", "booking", "action"), [
+    ("scan", (time(9, 30), "Imaging"), "Booked for 2025-04-14 at 09:30 (Imaging): confirm the appointment with the "
+                                       "patient"),
+    ("scan", (None, None), "Book the scan on or before 2025-04-15, or confirm the appointment"),
+    ("dose", (time(8, 0), None), "Booked for 2025-04-14 at 08:00: confirm the visit with the patient"),
+    ("dose", (None, None), "Confirm the visit with the patient"),
+])
+def test_a_booked_visit_due_this_week_says_when(client, auth, site, nurse, kind, booking, action):
+    patient = scans(PatientFactory(site=site, first_dose_date=date(2025, 2, 25)))
+    extra = {"appointment_time": booking[0], "appointment_location": booking[1], "target_date": date(2025, 4, 14)}
+    if kind == "scan":
+        assessment_event(patient, 1, **extra)
+    else:
+        dose_event(patient, 2, date(2025, 4, 14), **extra)
+    (row,) = worklist(client, auth, nurse)
+    assert (row["kind"], row["action"]) == ("visit_due", action)
 
 
 def test_a_completed_scan_event_is_nothing_to_do(client, auth, site, nurse):
