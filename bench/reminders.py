@@ -135,7 +135,7 @@ def plant(count: int) -> list[uuid.UUID]:
     import sqlalchemy as sa
 
     from backend.extensions import db
-    from backend.models import Event, Patient, Reminder, Site, Study
+    from backend.models import AuditRecord, Event, Patient, Reminder, Site, Study
 
     study = Study(code="BENCH", title="Reminder benchmark", settings={})
     site = Site(code="B01", name="Bench site", study=study, timezone="Asia/Shanghai", country="CN")
@@ -161,6 +161,10 @@ def plant(count: int) -> list[uuid.UUID]:
                               "status": "scheduled", "attempts": 0, "created_at": now, "updated_at": now})
     for start in range(0, len(events), 10_000):
         db.session.execute(sa.insert(Event.__table__), events[start:start + 10_000])
+    # Every change to events is audited in its transaction (a deferred check at commit): one record per patient.
+    db.session.execute(sa.insert(AuditRecord), [
+        {"role": "system", "action": "create", "entity": "events", "entity_id": str(patient.id), "changes": {},
+         "reason": "benchmark set-up"} for patient in patients])
     for start in range(0, count, 10_000):
         db.session.execute(sa.insert(Reminder.__table__), reminders[start:min(start + 10_000, count)])
     db.session.commit()
