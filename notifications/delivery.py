@@ -5,39 +5,43 @@ Guarantees and the trade-off behind them
 A claimed reminder row carries the claim's id (`claim_id`) and a lease (`lease_until`). Only a job of
 the row's current claim may send it, and only after winning a conditional UPDATE `queued → sending`
 (which also re-checks that the event is still planned for the same date) and *committing* it. The
-provider is called after that commit; `sending → sent` (or failed, or back to queued for a retry) is
-committed afterwards, together with the next row's `queued → sending`, so a batch costs one commit per
-reminder.
+provider is called after that commit; what came of it (`sent`, `failed`, back to `queued` for a retry)
+is committed afterwards. An RQ job does both for its whole batch at once — one guarded UPDATE …
+RETURNING, then one executemany statement for the outcomes and one for the delivery attempts
+(notifications/delivery_tx.py) — and keeps, in between, a delivery journal in Redis of which row it is
+handing to a provider and what came back (notifications/journal.py), one round trip per message.
 
 - A job that runs twice (RQ retry, a duplicate enqueue, a stale job of an earlier claim) finds the row
   no longer `queued` under its claim and skips it: sent once.
-- A worker that dies before `sending` was committed leaves the row `queued`; when the lease runs out
-  the dispatcher claims it again under a new claim and another worker sends it: nothing is lost.
-- A worker that dies after `sending` was committed and before the outcome was — the message is in
-  the provider's hands or not, nobody knows — leaves the row `sending`. That is the one ambiguous case.
+- A worker that dies before `sending` was committed leaves the rows `queued`; when the lease runs out
+  the dispatcher claims them again under a new claim and another worker sends them: nothing is lost.
+- A worker that dies after `sending` was committed and before the outcomes were leaves the batch
+  `sending`. When the lease runs out the dispatcher fences the journal (a job still running stops
+  before its next provider call) and reads it: rows with a `sent` result are recorded sent, rows never
+  handed to a provider (or refused by it) are due again, and the one row handed over without a result —
+  the message is in the provider's hands or not, nobody knows — is the one ambiguous case.
   At-least-once delivery would send it again (a patient may get the same message twice); at-most-once
-  gives up on it (the patient may get nothing). **Patient messages prefer never-twice**: when the lease
-  runs out the dispatcher marks the row `failed` with an `ambiguous` delivery attempt, so it is shown to
-  staff (`GET /sites/{code}/reminders?status=failed`) instead of being sent a second time; a device
-  receipt arriving later turns it into `delivered`. The window is one provider call per worker.
-- **Staff messages prefer at-least-once** (`deliver_staff_batch`): a nurse reading an e-mail twice is
-  harmless, a lost safety escalation is not. Their rows stay `queued` until the outcome is committed,
-  so a crash in mid-send resends them when the lease runs out.
+  gives up on it (the patient may get nothing). **Patient messages prefer never-twice**: the
+  dispatcher marks that row `failed` with an `ambiguous` delivery attempt, so it is shown to staff
+  (`GET /sites/{code}/reminders?status=failed`) instead of being sent a second time; a device receipt
+  arriving later turns it into `delivered`. The window is one provider call per worker, as it was with
+  a commit per reminder. If Redis has lost the journal too, every `sending` row of that batch is
+  ambiguous (never twice over never lost).
+- The in-process dispatcher (no Redis, hence no journal) commits `sending` and the outcome row by row,
+  so a crash there also leaves at most one row in doubt.
+- **Staff messages prefer at-least-once** (notifications/delivery_staff.py): a nurse reading an e-mail
+  twice is harmless, a lost safety escalation is not. Their rows stay `queued` until the outcome is
+  committed, so a crash in mid-send resends them when the lease runs out.
 
-Batching: the rows of a job are read, checked and rendered together (rows whose event is no longer
-due are cancelled in one set-based UPDATE … RETURNING), and each row's `queued → sending` is committed in
-one pipelined round trip with the previous row's `sent` mark and its attempt (notifications/delivery_tx.py).
-That per-row commit is asynchronous (`synchronous_commit = off` for that transaction only): once PostgreSQL
-has it, a worker crash cannot undo it, so the guarantees above hold against dead workers exactly as with a
-synchronous commit; only a crash of the database server itself within about wal_writer_delay of a send
-could lose marks, and a reminder sent in that window could be sent again. The job ends with a durable
-commit.
+Both commits of a batch are durable (synchronous): the outcomes are committed before the journal is
+deleted. Rows whose event is no longer due are cancelled in one set-based UPDATE … RETURNING.
 
 Failures: a transient provider error puts the row back to `queued` (lease extended past the retry
-delay) and the batch job raises `RetryLater`, so RQ retries the batch with back-off; rows already sent
-are skipped on the retry. At the last attempt (RQ has no retries left, or the row has used all of
-REMINDER_RETRY_INTERVALS) the row is `failed`. A permanent error fails it at once. A push token the
-provider calls unregistered (`RecipientGone`) is retired and the next route (another device, SMS,
+delay, or the provider's Retry-After when longer) and the batch job raises `RetryLater`, so RQ retries
+the batch with back-off — not sooner than the longest Retry-After (notifications.worker.AppJob); rows
+already sent are skipped on the retry. At the last attempt (RQ has no retries left, or the row has used
+all of REMINDER_RETRY_INTERVALS) the row is `failed`. A permanent error fails it at once. A push token
+the provider calls unregistered (`RecipientGone`) is retired and the next route (another device, SMS,
 e-mail) is tried; with none left the row fails.
 """
 from __future__ import annotations
@@ -198,7 +202,8 @@ def deliver_reminder_batch(claim_id: uuid.UUID, reminder_ids: Sequence[uuid.UUID
             outcome.failed += 1
             continue
         to_send.append(_Due(row, rule, text))
-    tx.commit()  # cancellations and unrenderable rows
+    if not to_send:
+        tx.commit()  # cancellations and unrenderable rows (else committed with the first `sending` marks)
     step = max(len(to_send), 1) if journal is not None else 1
     for start in range(0, len(to_send), step):
         _send_chunk(tx, claim_id, to_send[start:start + step], devices, retry, last_try, outcome, clock, journal)
@@ -221,6 +226,7 @@ def _send_chunk(tx: DeliveryTx, claim_id: uuid.UUID, chunk: list[_Due], devices:
     now = clock()
     if journal is not None and not _journal_says_go(journal.open, claim_id):
         outcome.skipped += len(chunk)  # the dispatcher settled this claim: its rows are no longer ours
+        tx.commit()
         return
     won = tx.start_sending([(item.row.id, item.rule.active_statuses) for item in chunk],
                            now + timedelta(seconds=retry.lease_seconds), now)

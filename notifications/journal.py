@@ -41,7 +41,7 @@ _PREFIX = "cadence:delivery-journal:"
 # Refused (0) once fenced, or when the journal is gone and this write does not open it.
 _WRITE = """
 local last = redis.call('LINDEX', KEYS[1], -1)
-if last == 'fenced' then return 0 end
+if last == '["fenced"]' then return 0 end
 if (not last) and ARGV[2] ~= '1' then return 0 end
 redis.call('RPUSH', KEYS[1], unpack(ARGV, 3))
 redis.call('EXPIRE', KEYS[1], ARGV[1])
@@ -99,7 +99,7 @@ class DeliveryJournal:
         None when there is no journal (Redis lost it, or the batch never had one)."""
         key = self.key(claim_id)
         with self.connection.pipeline(transaction=True) as pipe:
-            pipe.rpush(key, json.dumps(["fenced"]))
+            pipe.rpush(key, '["fenced"]')  # what the script above looks for
             pipe.expire(key, JOURNAL_TTL_SECONDS)
             pipe.lrange(key, 0, -1)
             *_, raw = pipe.execute()
