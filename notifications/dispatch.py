@@ -4,8 +4,10 @@ One tick (`periodic_tick`, enqueued every DISPATCH_INTERVAL_SECONDS by rq's cron
 `python -m notifications.worker` starts, or `flask reminders dispatch` from a plain cron) runs every
 task of `PERIODIC_TASKS`. The reminder task:
 
-1. settles rows stuck in `sending` past their lease as `failed` + an `ambiguous` attempt (the one case
-   where a message may or may not have left; notifications/delivery.py explains why it is not resent);
+1. settles batches stuck in `sending` past their lease from their delivery journal (notifications/
+   journal.py): sent rows are recorded sent, rows never handed to a provider are due again, and the one
+   a provider may or may not have got is `failed` + an `ambiguous` attempt (notifications/delivery.py
+   explains why it is not resent);
 2. claims due rows — `scheduled` with `send_at <= now`, or `queued` whose lease ran out (their job was
    lost: Redis flushed, worker killed) — with `SELECT ... FOR UPDATE SKIP LOCKED`, so dispatchers on
    several machines never claim the same row; each batch of REMINDER_BATCH_SIZE rows gets a claim id
