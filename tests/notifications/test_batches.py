@@ -2,6 +2,7 @@
 one transaction each, and a worker that dies anywhere in between leaves at most one reminder in doubt —
 the rest are recorded sent or sent later, once. Real PostgreSQL and Redis; the provider is scripted and
 "dies" by raising an exception no handler catches, as a killed worker would stop."""
+import signal
 import threading
 from collections import Counter
 from datetime import date, datetime, timedelta, timezone
@@ -208,12 +209,15 @@ def test_rq_retries_a_batch_no_sooner_than_the_providers_retry_after(app, db, ch
     channels["sms"].outcomes = [TransientDeliveryError("SMS: HTTP 429", retry_after=600)]
     previous = app.config["REMINDER_RETRY_INTERVALS"]
     app.config["REMINDER_RETRY_INTERVALS"] = [5, 5]
+    handlers = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
     try:
         assert dispatch_due(LATER).jobs_enqueued == 1
         before = datetime.now(timezone.utc)
-        worker.run(app, queues=[REMINDER_QUEUE], burst=True, with_cron=False, simple=True)
+        worker.run(app, queues=[REMINDER_QUEUE], burst=True, with_cron=False, simple=True)  # RQ, in this process
     finally:
         app.config["REMINDER_RETRY_INTERVALS"] = previous
+        for number, handler in handlers.items():  # the worker installed its own
+            signal.signal(number, handler)
     connection = redis.Redis.from_url(app.config["REDIS_URL"])
     registry = ScheduledJobRegistry(REMINDER_QUEUE, connection=connection)
     (job_id,) = registry.get_job_ids()
