@@ -5,56 +5,60 @@ Guarantees and the trade-off behind them
 A claimed reminder row carries the claim's id (`claim_id`) and a lease (`lease_until`). Only a job of
 the row's current claim may send it, and only after winning a conditional UPDATE `queued → sending`
 (which also re-checks that the event is still planned for the same date) and *committing* it. The
-provider is called after that commit; `sending → sent` (or failed, or back to queued for a retry) is
-committed afterwards, together with the next row's `queued → sending`, so a batch costs one commit per
-reminder.
+provider is called after that commit; what came of it (`sent`, `failed`, back to `queued` for a retry)
+is committed afterwards. An RQ job does both for its whole batch at once — one guarded UPDATE …
+RETURNING, then one executemany statement for the outcomes and one for the delivery attempts
+(notifications/delivery_tx.py) — and keeps, in between, a delivery journal in Redis of which row it is
+handing to a provider and what came back (notifications/journal.py), one round trip per message.
 
 - A job that runs twice (RQ retry, a duplicate enqueue, a stale job of an earlier claim) finds the row
   no longer `queued` under its claim and skips it: sent once.
-- A worker that dies before `sending` was committed leaves the row `queued`; when the lease runs out
-  the dispatcher claims it again under a new claim and another worker sends it: nothing is lost.
-- A worker that dies after `sending` was committed and before the outcome was — the message is in
-  the provider's hands or not, nobody knows — leaves the row `sending`. That is the one ambiguous case.
+- A worker that dies before `sending` was committed leaves the rows `queued`; when the lease runs out
+  the dispatcher claims them again under a new claim and another worker sends them: nothing is lost.
+- A worker that dies after `sending` was committed and before the outcomes were leaves the batch
+  `sending`. When the lease runs out the dispatcher fences the journal (a job still running stops
+  before its next provider call) and reads it: rows with a `sent` result are recorded sent, rows never
+  handed to a provider (or refused by it) are due again, and the one row handed over without a result —
+  the message is in the provider's hands or not, nobody knows — is the one ambiguous case.
   At-least-once delivery would send it again (a patient may get the same message twice); at-most-once
-  gives up on it (the patient may get nothing). **Patient messages prefer never-twice**: when the lease
-  runs out the dispatcher marks the row `failed` with an `ambiguous` delivery attempt, so it is shown to
-  staff (`GET /sites/{code}/reminders?status=failed`) instead of being sent a second time; a device
-  receipt arriving later turns it into `delivered`. The window is one provider call per worker.
-- **Staff messages prefer at-least-once** (`deliver_staff_batch`): a nurse reading an e-mail twice is
-  harmless, a lost safety escalation is not. Their rows stay `queued` until the outcome is committed,
-  so a crash in mid-send resends them when the lease runs out.
+  gives up on it (the patient may get nothing). **Patient messages prefer never-twice**: the
+  dispatcher marks that row `failed` with an `ambiguous` delivery attempt, so it is shown to staff
+  (`GET /sites/{code}/reminders?status=failed`) instead of being sent a second time; a device receipt
+  arriving later turns it into `delivered`. The window is one provider call per worker, as it was with
+  a commit per reminder. If Redis has lost the journal too, every `sending` row of that batch is
+  ambiguous (never twice over never lost).
+- The in-process dispatcher (no Redis, hence no journal) commits `sending` and the outcome row by row,
+  so a crash there also leaves at most one row in doubt.
+- **Staff messages prefer at-least-once** (notifications/delivery_staff.py): a nurse reading an e-mail
+  twice is harmless, a lost safety escalation is not. Their rows stay `queued` until the outcome is
+  committed, so a crash in mid-send resends them when the lease runs out.
 
-Batching: the rows of a job are read, checked and rendered together (rows whose event is no longer
-due are cancelled in one set-based UPDATE … RETURNING), and each row's `queued → sending` is committed in
-one pipelined round trip with the previous row's `sent` mark and its attempt (notifications/delivery_tx.py).
-That per-row commit is asynchronous (`synchronous_commit = off` for that transaction only): once PostgreSQL
-has it, a worker crash cannot undo it, so the guarantees above hold against dead workers exactly as with a
-synchronous commit; only a crash of the database server itself within about wal_writer_delay of a send
-could lose marks, and a reminder sent in that window could be sent again. The job ends with a durable
-commit.
+Both commits of a batch are durable (synchronous): the outcomes are committed before the journal is
+deleted. Rows whose event is no longer due are cancelled in one set-based UPDATE … RETURNING.
 
 Failures: a transient provider error puts the row back to `queued` (lease extended past the retry
-delay) and the batch job raises `RetryLater`, so RQ retries the batch with back-off; rows already sent
-are skipped on the retry. At the last attempt (RQ has no retries left, or the row has used all of
-REMINDER_RETRY_INTERVALS) the row is `failed`. A permanent error fails it at once. A push token the
-provider calls unregistered (`RecipientGone`) is retired and the next route (another device, SMS,
+delay, or the provider's Retry-After when longer) and the batch job raises `RetryLater`, so RQ retries
+the batch with back-off — not sooner than the longest Retry-After (notifications.worker.AppJob); rows
+already sent are skipped on the retry. At the last attempt (RQ has no retries left, or the row has used
+all of REMINDER_RETRY_INTERVALS) the row is `failed`. A permanent error fails it at once. A push token
+the provider calls unregistered (`RecipientGone`) is retired and the next route (another device, SMS,
 e-mail) is tried; with none left the row fails.
 """
 from __future__ import annotations
 
 import logging
-import re
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
+import redis
 import sqlalchemy as sa
 from flask import current_app
 
 from backend.extensions import db
-from backend.models import Device, Event, Patient, Reminder, Site, StaffNotification, Study, User
+from backend.models import Device, Event, Patient, Reminder, Site, Study
 from backend.models.base import utcnow
 from backend.services.devices import retire_device
 from backend.services.notifications import notify_site_staff, site_staff
@@ -65,17 +69,20 @@ from notifications.channels import (
     RecipientGone,
     TransientDeliveryError,
 )
-from notifications.delivery_tx import MARK_SENT_SQL, DeliveryTx, mark_sent_statement
-from notifications.messages import MessageCatalogError, render, resolve_locale
+from notifications.delivery_tx import DeliveryTx
+from notifications.journal import DeliveryJournal, sent_entry, unsent_entry
+from notifications.messages import MessageCatalogError, render
 from schedules.reminders import message_key, message_params, parse_policy
 
 log = logging.getLogger(__name__)
 
-_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-
-
 class RetryLater(Exception):
-    """Some messages of the batch failed transiently; raised so RQ retries the batch with back-off."""
+    """Some messages of the batch failed transiently; raised so RQ retries the batch with back-off, and
+    not sooner than `retry_after` seconds when a provider asked for that (notifications.worker.AppJob)."""
+
+    def __init__(self, message: str, retry_after: float = 0.0) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class GaveUp(Exception):
@@ -91,6 +98,7 @@ class BatchOutcome:
     failed: int = 0
     retrying: list[str] = field(default_factory=list)
     gave_up: list[str] = field(default_factory=list)
+    retry_after: float = 0.0  # the longest Retry-After a provider asked for among the retrying rows
 
     def as_dict(self) -> dict[str, Any]:
         return {"sent": self.sent, "cancelled": self.cancelled, "skipped": self.skipped, "failed": self.failed,
@@ -131,14 +139,23 @@ class RetryPolicy:
 
 
 # --- patient reminders -------------------------------------------------------------------------------
+@dataclass
+class _Due:
+    row: Any
+    rule: Any
+    text: Any
+
+
 def deliver_reminder_batch(claim_id: uuid.UUID, reminder_ids: Sequence[uuid.UUID], *, retry: RetryPolicy,
-                           last_try: bool = False, clock: Callable[[], datetime] = utcnow) -> BatchOutcome:
-    """Send the reminders of one claim (see the module docstring for the guarantees). `clock` gives
-    the instants recorded (the in-process dispatcher passes its own `now`)."""
+                           last_try: bool = False, clock: Callable[[], datetime] = utcnow,
+                           journal: DeliveryJournal | None = None) -> BatchOutcome:
+    """Send the reminders of one claim (see the module docstring for the guarantees). With a `journal`
+    (RQ jobs) the batch is marked `sending` and recorded in one transaction each; without one (the
+    in-process dispatcher) row by row. `clock` gives the instants recorded (the in-process dispatcher
+    passes its own `now`)."""
     session = db.session
-    tx = DeliveryTx(session)
+    tx = DeliveryTx(session, claim_id)
     outcome = BatchOutcome()
-    lease = timedelta(seconds=retry.lease_seconds)
     rows = session.execute(
         sa.select(Reminder.id, Reminder.status, Reminder.claim_id, Reminder.rule, Reminder.audience,
                   Reminder.target_date, Reminder.attempts, Reminder.patient_id, Reminder.event_id,
@@ -150,7 +167,6 @@ def deliver_reminder_batch(claim_id: uuid.UUID, reminder_ids: Sequence[uuid.UUID
     outcome.skipped += len(set(reminder_ids)) - len(rows)
     devices = _active_devices({row.patient_id for row in rows if row.audience == "patient"})
     policies: dict[uuid.UUID, Any] = {}
-    available = set(configured_channels())
 
     due, gone = [], []
     for row in rows:
@@ -171,6 +187,7 @@ def deliver_reminder_batch(claim_id: uuid.UUID, reminder_ids: Sequence[uuid.UUID
         outcome.cancelled += cancelled
         outcome.skipped += len(gone) - cancelled
 
+    to_send: list[_Due] = []
     for row, policy, rule in due:
         now = clock()
         params = message_params(rule, row.kind, row.target_date, row.window_end, policy, row.appointment_time)
@@ -180,24 +197,65 @@ def deliver_reminder_batch(claim_id: uuid.UUID, reminder_ids: Sequence[uuid.UUID
         try:
             text = render(message_key(rule, row.appointment_time), row.locale, **params)
         except MessageCatalogError as error:
-            result = tx.run(sa.update(Reminder).where(*_mine(row.id, claim_id)).values(
-                status="failed", last_error=f"message: {error}", attempts=Reminder.attempts + 1, updated_at=now))
-            if result.rowcount:
-                tx.record(reminder_id=row.id, channel="-", outcome="permanent", at=now, error=str(error))
-                outcome.failed += 1
+            tx.outcome(row.id, "failed", now=now, error=f"message: {error}", attempts=1, was="queued")
+            tx.record(reminder_id=row.id, channel="-", outcome="permanent", at=now, error=str(error))
+            outcome.failed += 1
             continue
-        routes = _patient_routes(row, devices.get(row.patient_id, []), available)
-        won = tx.start_sending({"p_id": row.id, "p_claim": claim_id, "p_active": sorted(rule.active_statuses),
-                                "p_lease": now + lease, "p_channel": routes[0].channel, "p_now": now})
-        # Committed before the provider sees anything (this commit also settles the previous row).
-        if not won:
+        to_send.append(_Due(row, rule, text))
+    if not to_send:
+        tx.commit()  # cancellations and unrenderable rows (else committed with the first `sending` marks)
+    step = max(len(to_send), 1) if journal is not None else 1
+    for start in range(0, len(to_send), step):
+        _send_chunk(tx, claim_id, to_send[start:start + step], devices, retry, last_try, outcome, clock, journal)
+    return outcome
+
+
+def _journal_says_go(write: Callable[..., bool], *args: Any) -> bool:
+    try:
+        return write(*args)
+    except redis.RedisError as error:  # without the journal a crash could not be sorted out: stop sending
+        log.warning("delivery journal unavailable, the rest of the batch is handed back: %s", error)
+        return False
+
+
+def _send_chunk(tx: DeliveryTx, claim_id: uuid.UUID, chunk: list[_Due], devices: dict[uuid.UUID, list[Any]],
+                retry: RetryPolicy, last_try: bool, outcome: BatchOutcome, clock: Callable[[], datetime],
+                journal: DeliveryJournal | None) -> None:
+    """`queued → sending` for the chunk (committed), the provider calls (journalled), then every outcome
+    and attempt in one commit."""
+    now = clock()
+    if journal is not None and not _journal_says_go(journal.open, claim_id):
+        outcome.skipped += len(chunk)  # the dispatcher settled this claim: its rows are no longer ours
+        tx.commit()
+        return
+    won = tx.start_sending([(item.row.id, item.rule.active_statuses) for item in chunk],
+                           now + timedelta(seconds=retry.lease_seconds), now)
+    available = set(configured_channels())
+    previous: list[Any] | None = None
+    stopped = False
+    for item in chunk:
+        attempt = won.get(item.row.id)
+        if attempt is None:
+            outcome.skipped += 1  # cancelled, moved or re-claimed since it was read
+            continue
+        if stopped or (journal is not None and not _journal_says_go(journal.start, claim_id, item.row.id, attempt,
+                                                                     previous)):
+            stopped = True  # never handed to a provider: due again at once (a no-op if the dispatcher settled it)
+            tx.outcome(item.row.id, "queued", now=clock(), lease_until=clock(), attempts=-1,
+                       error="handed back unsent: the delivery journal was unavailable or fenced")
             outcome.skipped += 1
             continue
-        message_data = {"reminder_id": str(row.id), "event_id": str(row.event_id)}
-        _send_patient_message(tx, row, routes, devices.get(row.patient_id, []), text, message_data, retry,
-                              last_try, outcome, clock)
+        patient_devices = devices.setdefault(item.row.patient_id, [])
+        routes = _patient_routes(item.row, patient_devices, available)
+        previous = _send_patient_message(tx, item, attempt, routes, patient_devices, retry, last_try, outcome, clock)
+    if journal is not None and previous is not None and not stopped:
+        _journal_says_go(journal.finish, claim_id, previous)
     tx.commit()
-    return outcome
+    if journal is not None:
+        try:
+            journal.close(claim_id)
+        except redis.RedisError:
+            pass  # it expires; the rows it describes are no longer `sending`
 
 
 def _study_policy(study_id: uuid.UUID):
@@ -238,11 +296,13 @@ def _patient_routes(row, devices: list[Any], available: set[str]) -> list[Route]
     return routes
 
 
-def _send_patient_message(tx: DeliveryTx, row, routes: list[Route], devices: list[Any], text, data: dict[str, str],
+def _send_patient_message(tx: DeliveryTx, item: _Due, attempt: int, routes: list[Route], devices: list[Any],
                           retry: RetryPolicy, last_try: bool, outcome: BatchOutcome,
-                          clock: Callable[[], datetime]) -> None:
+                          clock: Callable[[], datetime]) -> list[Any]:
+    """Try the routes in order; buffer the outcome; return the journal's entry for it."""
     channels = configured_channels()
-    attempts = row.attempts + 1
+    row, text = item.row, item.text
+    data = {"reminder_id": str(row.id), "event_id": str(row.event_id)}
     for route in routes:
         message = Message(recipient=route.recipient, title=text.title, body=text.body, data=data,
                           platform=route.platform)
@@ -250,8 +310,7 @@ def _send_patient_message(tx: DeliveryTx, row, routes: list[Route], devices: lis
             result = channels[route.channel].send(message)
         except RecipientGone as error:
             now = clock()
-            tx.record(reminder_id=row.id, channel=route.channel, outcome="recipient_gone", at=now,
-                    error=str(error))
+            tx.record(reminder_id=row.id, channel=route.channel, outcome="recipient_gone", at=now, error=str(error))
             if route.device_id is not None:
                 retire_device(route.device_id, f"provider: {error}", now)
                 devices[:] = [device for device in devices if device.id != route.device_id]  # not for the next row
@@ -260,46 +319,36 @@ def _send_patient_message(tx: DeliveryTx, row, routes: list[Route], devices: lis
             now = clock()
             detail = str(error) + (f" (retry after {error.retry_after:g}s)" if error.retry_after else "")
             tx.record(reminder_id=row.id, channel=route.channel, outcome="transient", at=now, error=detail)
-            if retry.is_last(attempts, last_try):
-                tx.run(sa.update(Reminder).where(*_sending(row.id)).values(
-                    status="failed", last_error=f"gave up after {attempts} attempt(s): {detail}", lease_until=None,
-                    updated_at=now))
+            if retry.is_last(attempt, last_try):
+                tx.outcome(row.id, "failed", now=now, error=f"gave up after {attempt} attempt(s): {detail}")
                 outcome.failed += 1
                 outcome.gave_up.append(str(row.id))
             else:
-                lease_until = retry.next_lease(attempts, now)
+                lease_until = retry.next_lease(attempt, now)
                 if error.retry_after:  # the provider's Retry-After, when it asks for longer than our back-off
                     lease_until = max(lease_until, now + timedelta(seconds=error.retry_after))
-                tx.run(sa.update(Reminder).where(*_sending(row.id)).values(
-                    status="queued", last_error=detail, lease_until=lease_until, updated_at=now))
+                    outcome.retry_after = max(outcome.retry_after, float(error.retry_after))
+                tx.outcome(row.id, "queued", now=now, error=detail, lease_until=lease_until)
                 outcome.retrying.append(str(row.id))
-            return
+            return unsent_entry(row.id, attempt, route.channel, "transient", detail)
         except PermanentDeliveryError as error:
             now = clock()
             tx.record(reminder_id=row.id, channel=route.channel, outcome="permanent", at=now, error=str(error))
-            tx.run(sa.update(Reminder).where(*_sending(row.id)).values(
-                status="failed", channel=route.channel, last_error=str(error)[:2000], lease_until=None,
-                updated_at=now))
+            tx.outcome(row.id, "failed", now=now, channel=route.channel, error=str(error))
             outcome.failed += 1
-            return
+            return unsent_entry(row.id, attempt, route.channel, "permanent", str(error))
         now = clock()
         tx.record(reminder_id=row.id, channel=route.channel, outcome="sent", at=now,
-                provider_message_id=result.provider_message_id)
-        sent = {"p_id": row.id, "p_channel": route.channel, "p_now": now, "p_provider_id": result.provider_message_id}
-        tx.defer(MARK_SENT_SQL, sent, mark_sent_statement(), sent)
+                  provider_message_id=result.provider_message_id)
+        tx.outcome(row.id, "sent", now=now, channel=route.channel, provider_message_id=result.provider_message_id)
         outcome.sent += 1
-        return
+        return sent_entry(row.id, attempt, route.channel, result.provider_message_id)
     now = clock()
     tx.record(reminder_id=row.id, channel=routes[-1].channel, outcome="no_route", at=now,
-            error="every push token is gone and no phone or e-mail is known")
-    tx.run(sa.update(Reminder).where(*_sending(row.id)).values(
-        status="failed", last_error="recipient gone: no other route to the patient", lease_until=None,
-        updated_at=now))
+              error="every push token is gone and no phone or e-mail is known")
+    tx.outcome(row.id, "failed", now=now, error="recipient gone: no other route to the patient")
     outcome.failed += 1
-
-
-def _sending(reminder_id: uuid.UUID) -> tuple:
-    return Reminder.id == reminder_id, Reminder.status == "sending"
+    return unsent_entry(row.id, attempt, routes[-1].channel, "no_route", "recipient gone")
 
 
 def _mine(reminder_id: uuid.UUID, claim_id: uuid.UUID) -> tuple:
@@ -337,80 +386,4 @@ def _staff_task(tx: DeliveryTx, row, rule, claim_id: uuid.UUID, params: dict[str
     log.debug("survey call task for reminder %s: %d message(s) queued to %ss", row.id, queued, role)
 
 
-# --- staff messages ----------------------------------------------------------------------------------
-def staff_locale(country: str | None) -> str:
-    """Staff have no locale setting: sites in China read Chinese, everyone else English."""
-    return resolve_locale("zh-CN" if country == "CN" else "en")
-
-
-def _staff_params(params: dict[str, Any]) -> dict[str, Any]:
-    """Outbox params are JSON: ISO dates become dates again so they are formatted for the locale."""
-    return {key: date.fromisoformat(value) if isinstance(value, str) and _ISO_DATE.match(value) else value
-            for key, value in (params or {}).items()}
-
-
-def deliver_staff_batch(claim_id: uuid.UUID, ids: Sequence[uuid.UUID], *, retry: RetryPolicy,
-                        last_try: bool = False, clock: Callable[[], datetime] = utcnow) -> BatchOutcome:
-    """Send claimed staff outbox messages by e-mail (the log channel when the user has no address or no
-    SMTP is configured). At-least-once: the outcome is committed after the send (module docstring)."""
-    session = db.session
-    tx = DeliveryTx(session)
-    outcome = BatchOutcome()
-    channels = configured_channels()
-    rows = session.execute(
-        sa.select(StaffNotification.id, StaffNotification.status, StaffNotification.claim_id,
-                  StaffNotification.message_key, StaffNotification.params, StaffNotification.channel,
-                  StaffNotification.attempts, StaffNotification.user_id, User.email, User.is_active, Site.country)
-        .join(User, User.id == StaffNotification.user_id).outerjoin(Site, Site.id == StaffNotification.site_id)
-        .where(StaffNotification.id.in_(list(ids))).order_by(StaffNotification.send_at)).all()
-    outcome.skipped += len(set(ids)) - len(rows)
-    for row in rows:
-        if row.status != "queued" or row.claim_id != claim_id:
-            outcome.skipped += 1
-            continue
-        mine = (StaffNotification.id == row.id, StaffNotification.status == "queued",
-                StaffNotification.claim_id == claim_id)
-        attempts = row.attempts + 1
-        if not row.is_active:
-            tx.run(sa.update(StaffNotification).where(*mine).values(
-                status="cancelled", last_error="the user's account is inactive"))
-            tx.commit()
-            outcome.cancelled += 1
-            continue
-        use_email = row.channel == "email" and row.email and "email" in channels
-        channel = "email" if use_email else "log"
-        recipient = row.email if use_email else f"user:{row.user_id}"
-        now = clock()
-        try:
-            text = render(row.message_key, staff_locale(row.country), **_staff_params(row.params))
-            result = channels[channel].send(Message(recipient=recipient, title=text.title, body=text.body))
-        except TransientDeliveryError as error:
-            tx.record(staff_notification_id=row.id, channel=channel, outcome="transient", at=now,
-                    error=str(error))
-            last = retry.is_last(attempts, last_try)
-            tx.run(sa.update(StaffNotification).where(*mine).values(
-                status="failed" if last else "queued", attempts=attempts, last_error=str(error)[:2000],
-                lease_until=None if last else retry.next_lease(attempts, now)))
-            if last:
-                outcome.failed += 1
-                outcome.gave_up.append(str(row.id))
-            else:
-                outcome.retrying.append(str(row.id))
-        except (PermanentDeliveryError, MessageCatalogError) as error:
-            tx.record(staff_notification_id=row.id, channel=channel, outcome="permanent", at=now,
-                    error=str(error))
-            tx.run(sa.update(StaffNotification).where(*mine).values(
-                status="failed", attempts=attempts, last_error=str(error)[:2000], lease_until=None))
-            outcome.failed += 1
-        else:
-            tx.record(staff_notification_id=row.id, channel=channel, outcome="sent", at=now,
-                    provider_message_id=result.provider_message_id)
-            tx.run(sa.update(StaffNotification).where(*mine).values(
-                status="sent", attempts=attempts, sent_at=now, last_error=None, lease_until=None, channel=channel))
-            outcome.sent += 1
-        tx.commit()
-    return outcome
-
-
-__all__ = ["BatchOutcome", "GaveUp", "RetryLater", "RetryPolicy", "deliver_reminder_batch",
-           "deliver_staff_batch", "staff_locale"]
+__all__ = ["BatchOutcome", "GaveUp", "RetryLater", "RetryPolicy", "deliver_reminder_batch"]

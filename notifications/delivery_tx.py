@@ -1,9 +1,11 @@
-"""The delivery jobs' transactions: core statements on the session's connection, delivery attempts
-buffered until the next commit, and the per-reminder hot path pipelined on PostgreSQL (the
-"Batching" section of notifications/delivery.py explains the commits)."""
+"""The delivery jobs' transactions: a batch's `queued → sending` in one guarded UPDATE … RETURNING, and
+every outcome and delivery attempt buffered and written with one executemany statement each before the
+commit (the "Batching" section of notifications/delivery.py explains why that is safe)."""
 from __future__ import annotations
 
 import functools
+import uuid
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -14,16 +16,13 @@ from backend.models import DeliveryAttempt, Event, Reminder
 
 class DeliveryTx:
     """Core statements on the session's connection (no unit-of-work work per row: batches are hot),
-    with delivery attempts buffered and written just before the next commit.
+    with reminder outcomes and delivery attempts buffered until the next commit."""
 
-    On PostgreSQL the per-row hot path (`start_sending`, and the `sent` marks `defer`red to it) goes
-    to the driver connection the session holds in one pipeline: the previous row's `sent` and its
-    attempts, this row's `queued → sending`, and an asynchronous COMMIT cost one round trip."""
-
-    def __init__(self, session) -> None:
+    def __init__(self, session, claim_id: uuid.UUID | None = None) -> None:
         self.session = session
+        self.claim_id = claim_id
         self.attempts: list[dict[str, Any]] = []
-        self.deferred: list[tuple[str, dict[str, Any]]] = []
+        self.outcomes: list[dict[str, Any]] = []
 
     def run(self, statement, params: dict[str, Any] | None = None):
         return self.session.connection().execute(statement, params)
@@ -32,90 +31,89 @@ class DeliveryTx:
                provider_message_id: str | None = None, error: str | None = None) -> None:
         self.attempts.append({"reminder_id": reminder_id, "staff_notification_id": staff_notification_id, "at": at,
                               "channel": channel, "outcome": outcome, "provider_message_id": provider_message_id,
-                              "error": (error or None) and error[:2000]})
+                              "error": (error or None) and error[:2000], "claim": self.claim_id})
 
-    def _driver(self):
-        connection = self.session.connection()
-        return connection.connection.driver_connection if connection.dialect.name == "postgresql" else None
+    def start_sending(self, rows: Iterable[tuple[uuid.UUID, frozenset[str]]], lease_until: datetime,
+                      now: datetime) -> dict[uuid.UUID, int]:
+        """`queued → sending` for the rows still queued under this claim whose event is still due (one
+        UPDATE … RETURNING per set of active event statuses, usually one), committed before any
+        provider sees a message. Returns the rows won, with their attempt number."""
+        by_statuses: dict[frozenset[str], list[uuid.UUID]] = {}
+        for reminder_id, statuses in rows:
+            by_statuses.setdefault(statuses, []).append(reminder_id)
+        won: dict[uuid.UUID, int] = {}
+        for statuses, ids in by_statuses.items():
+            result = self.run(_start_sending(), {"p_ids": ids, "p_claim": self.claim_id, "p_active": sorted(statuses),
+                                                 "p_lease": lease_until, "p_now": now})
+            won.update({row.id: row.attempts for row in result})
+        self.commit()
+        return won
 
-    def defer(self, sql: str, params: dict[str, Any], fallback, fallback_params: dict[str, Any]) -> None:
-        """Run `sql` with the next commit (PostgreSQL), or `fallback` now elsewhere."""
-        if self._driver() is None:
-            self.run(fallback, fallback_params)
-        else:
-            self.deferred.append((sql, params))
-
-    def _pipeline_pending(self, driver) -> None:
-        for sql, params in self.deferred:
-            driver.execute(sql, params)
-        if self.attempts:
-            driver.cursor().executemany(_INSERT_ATTEMPT_SQL, self.attempts)
-        self.deferred, self.attempts = [], []
-
-    def start_sending(self, params: dict[str, Any]) -> bool:
-        """`queued → sending` for one row of this claim while its event is still due, committed
-        (with everything pending) before the provider sees the message; True when this job won it."""
-        driver = self._driver()
-        if driver is None:
-            result = self.run(_start_sending(), params)
-            self.commit()
-            return bool(result.rowcount)
-        self.session.flush()
-        with driver.pipeline():
-            self._pipeline_pending(driver)
-            cursor = driver.execute(_START_SENDING_SQL, params)
-            # Asynchronous: see "Batching" in notifications/delivery.py; the batch ends with a durable commit.
-            driver.execute("SET LOCAL synchronous_commit TO off")
-            driver.commit()
-        return cursor.rowcount == 1
+    def outcome(self, reminder_id: uuid.UUID, status: str, *, now: datetime, channel: str | None = None,
+                provider_message_id: str | None = None, error: str | None = None,
+                lease_until: datetime | None = None, attempts: int = 0, was: str = "sending") -> None:
+        """Buffer what became of one row of this claim: written at the next commit, only if the row is
+        still `was` (a `delivered` receipt that arrived first is kept) under this claim."""
+        self.outcomes.append({
+            "p_id": reminder_id, "p_claim": self.claim_id, "p_was": was, "p_status": status, "p_channel": channel,
+            "p_sent_at": now if status == "sent" else None, "p_provider_id": provider_message_id,
+            "p_error": (error or None) and error[:2000], "p_lease": lease_until, "p_now": now, "p_attempts": attempts})
 
     def commit(self) -> None:
-        """A durable commit of everything pending."""
-        driver = self._driver()
-        if driver is not None and (self.deferred or self.attempts):
-            self.session.flush()
-            with driver.pipeline():
-                self._pipeline_pending(driver)
-        elif self.attempts:
-            self.session.connection().execute(sa.insert(DeliveryAttempt.__table__), self.attempts)
-            self.attempts = []
+        """Everything buffered (one executemany statement each), then a commit."""
+        connection = self.session.connection()
+        if self.outcomes:
+            connection.execute(_record_outcome(), self.outcomes)
+            self.outcomes = []
+        for_reminders = [a for a in self.attempts if a["reminder_id"] is not None and a["claim"] is not None]
+        others = [a for a in self.attempts if a["reminder_id"] is None or a["claim"] is None]
+        if for_reminders:
+            connection.execute(_insert_reminder_attempt(), [{k: v for k, v in a.items() if k != "staff_notification_id"}
+                                                            for a in for_reminders])
+        if others:
+            connection.execute(sa.insert(DeliveryAttempt.__table__),
+                               [{k: v for k, v in a.items() if k != "claim"} for a in others])
+        self.attempts = []
         self.session.commit()
-
-
-_INSERT_ATTEMPT_SQL = """
-INSERT INTO delivery_attempts (reminder_id, staff_notification_id, at, channel, outcome, provider_message_id, error)
-VALUES (%(reminder_id)s, %(staff_notification_id)s, %(at)s, %(channel)s, %(outcome)s, %(provider_message_id)s,
-        %(error)s)"""
-_START_SENDING_SQL = """
-UPDATE reminders SET status = 'sending', lease_until = %(p_lease)s, attempts = reminders.attempts + 1,
-       channel = %(p_channel)s, updated_at = %(p_now)s
-WHERE reminders.id = %(p_id)s AND reminders.status = 'queued' AND reminders.claim_id = %(p_claim)s
-  AND EXISTS (SELECT 1 FROM events WHERE events.id = reminders.event_id AND events.status = ANY(%(p_active)s)
-              AND events.target_date = reminders.target_date)"""
-MARK_SENT_SQL = """
-UPDATE reminders SET status = CASE WHEN reminders.status = 'sending' THEN 'sent' ELSE reminders.status END,
-       channel = %(p_channel)s, sent_at = %(p_now)s, provider_message_id = %(p_provider_id)s, last_error = NULL,
-       lease_until = NULL, updated_at = %(p_now)s
-WHERE reminders.id = %(p_id)s"""
 
 
 @functools.cache
 def _start_sending():
-    """queued → sending, only under this claim and while the event is still due (built once: hot path)."""
+    """queued → sending for a set of rows, only under this claim and while the event is still due."""
     r, e = Reminder.__table__, Event.__table__
     return sa.update(r).where(
-        r.c.id == sa.bindparam("p_id"), r.c.status == "queued", r.c.claim_id == sa.bindparam("p_claim"),
+        r.c.id.in_(sa.bindparam("p_ids", expanding=True)), r.c.status == "queued",
+        r.c.claim_id == sa.bindparam("p_claim"),
         sa.exists().where(e.c.id == r.c.event_id, e.c.status.in_(sa.bindparam("p_active", expanding=True)),
                           e.c.target_date == r.c.target_date),
     ).values(status="sending", lease_until=sa.bindparam("p_lease"), attempts=r.c.attempts + 1,
-             channel=sa.bindparam("p_channel"), updated_at=sa.bindparam("p_now"))
+             updated_at=sa.bindparam("p_now")).returning(r.c.id, r.c.attempts)
 
 
 @functools.cache
-def mark_sent_statement():
-    """sending → sent; a device receipt that got there first (`delivered`) is kept."""
+def _record_outcome():
+    """One row's outcome (executemany: one statement for the batch). The dispatcher clears `claim_id`
+    of rows it settled after a lease ran out, so a late job writes nothing over them."""
     r = Reminder.__table__
-    return sa.update(r).where(r.c.id == sa.bindparam("p_id")).values(
-        status=sa.case((r.c.status == "sending", "sent"), else_=r.c.status), channel=sa.bindparam("p_channel"),
-        sent_at=sa.bindparam("p_now"), provider_message_id=sa.bindparam("p_provider_id"), last_error=None,
-        lease_until=None, updated_at=sa.bindparam("p_now"))
+    was = sa.bindparam("p_was", type_=sa.String)
+    return sa.update(r).where(
+        r.c.id == sa.bindparam("p_id"), r.c.claim_id == sa.bindparam("p_claim"),
+        sa.or_(r.c.status == was, sa.and_(was == "sending", r.c.status == "delivered")),
+    ).values(
+        status=sa.case((r.c.status == "delivered", r.c.status), else_=sa.bindparam("p_status", type_=sa.String)),
+        channel=sa.func.coalesce(sa.bindparam("p_channel", type_=sa.String), r.c.channel),
+        sent_at=sa.func.coalesce(sa.bindparam("p_sent_at", type_=r.c.sent_at.type), r.c.sent_at),
+        provider_message_id=sa.func.coalesce(sa.bindparam("p_provider_id", type_=sa.String), r.c.provider_message_id),
+        last_error=sa.bindparam("p_error", type_=sa.Text), lease_until=sa.bindparam("p_lease", type_=r.c.lease_until.type),
+        attempts=r.c.attempts + sa.bindparam("p_attempts", type_=sa.Integer), updated_at=sa.bindparam("p_now"))
+
+
+@functools.cache
+def _insert_reminder_attempt():
+    """A reminder's delivery attempt, written only while the row is still this claim's (see above)."""
+    a, r = DeliveryAttempt.__table__, Reminder.__table__
+    columns = ("reminder_id", "at", "channel", "outcome", "provider_message_id", "error")
+    params = {name: sa.bindparam(name, type_=a.c[name].type) for name in columns}
+    values = sa.select(*params.values()).where(
+        sa.exists().where(r.c.id == params["reminder_id"], r.c.claim_id == sa.bindparam("claim", type_=r.c.claim_id.type)))
+    return sa.insert(a).from_select(list(columns), values)

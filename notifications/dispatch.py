@@ -4,8 +4,10 @@ One tick (`periodic_tick`, enqueued every DISPATCH_INTERVAL_SECONDS by rq's cron
 `python -m notifications.worker` starts, or `flask reminders dispatch` from a plain cron) runs every
 task of `PERIODIC_TASKS`. The reminder task:
 
-1. settles rows stuck in `sending` past their lease as `failed` + an `ambiguous` attempt (the one case
-   where a message may or may not have left; notifications/delivery.py explains why it is not resent);
+1. settles batches stuck in `sending` past their lease from their delivery journal (notifications/
+   journal.py): sent rows are recorded sent, rows never handed to a provider are due again, and the one
+   a provider may or may not have got is `failed` + an `ambiguous` attempt (notifications/delivery.py
+   explains why it is not resent);
 2. claims due rows — `scheduled` with `send_at <= now`, or `queued` whose lease ran out (their job was
    lost: Redis flushed, worker killed) — with `SELECT ... FOR UPDATE SKIP LOCKED`, so dispatchers on
    several machines never claim the same row; each batch of REMINDER_BATCH_SIZE rows gets a claim id
@@ -37,7 +39,9 @@ from rq.job import get_current_job
 from backend.extensions import db
 from backend.models import DeliveryAttempt, Reminder, StaffNotification
 from backend.models.base import utcnow
-from notifications.delivery import BatchOutcome, RetryPolicy, deliver_reminder_batch, deliver_staff_batch
+from notifications.delivery import BatchOutcome, RetryPolicy, deliver_reminder_batch
+from notifications.delivery_staff import deliver_staff_batch
+from notifications.journal import DeliveryJournal, Entry
 
 log = logging.getLogger(__name__)
 
@@ -94,19 +98,58 @@ def retry_for_jobs() -> Retry | None:
 
 
 # --- claiming --------------------------------------------------------------------------------------------
-def settle_ambiguous(now: datetime) -> int:
-    """Rows left `sending` past their lease: the worker died mid-send. Never-twice: mark them failed."""
-    error = "ambiguous: the worker stopped while the provider had the message; not resent (never twice)"
-    ids = list(db.session.scalars(
-        sa.update(Reminder).where(Reminder.status == "sending", Reminder.lease_until < now)
-        .values(status="failed", last_error=error, lease_until=None, updated_at=now)
-        .returning(Reminder.id), execution_options={"synchronize_session": False}))
-    for reminder_id in ids:
-        db.session.add(DeliveryAttempt(reminder_id=reminder_id, at=now, channel="-", outcome="ambiguous", error=error))
+AMBIGUOUS_ERROR = "ambiguous: the worker stopped while the provider had the message; not resent (never twice)"
+
+
+def settle_in_flight(now: datetime, journal: Callable[[], DeliveryJournal | None]) -> int:
+    """Rows left `sending` past their lease: their job stopped (or outlived its lease) between marking
+    them and recording what came of them. The claim's delivery journal, fenced first so a job still
+    running stops, says what happened to each (notifications/journal.py): sent rows are recorded sent,
+    rows never handed to a provider or refused by it are due again, and the one in flight — or every
+    row, when there is no journal to read — is failed with an `ambiguous` attempt (never twice).
+    `journal` is called only when there is something to settle. Returns the number of ambiguous rows."""
+    rows = db.session.execute(
+        sa.select(Reminder.id, Reminder.claim_id, Reminder.attempts)
+        .where(Reminder.status == "sending", Reminder.lease_until < now).with_for_update(skip_locked=True)).all()
+    if not rows:
+        db.session.commit()
+        return 0
+    reader = journal()
+    entries: dict[uuid.UUID | None, dict | None] = {}
+    for claim_id in {row.claim_id for row in rows}:
+        try:
+            entries[claim_id] = reader.fence(claim_id) if reader is not None and claim_id else None
+        except redis.RedisError as error:
+            log.warning("delivery journal of claim %s unreadable, its rows are ambiguous: %s", claim_id, error)
+            entries[claim_id] = None
+    ambiguous = 0
+    for row in rows:
+        found = entries[row.claim_id]
+        entry = found.get((str(row.id), row.attempts)) if found is not None else Entry("start")
+        values: dict[str, Any] = {"claim_id": None, "lease_until": None, "updated_at": now}
+        if entry is None:  # never handed to a provider
+            values.update(status="scheduled", attempts=Reminder.attempts - 1)
+        elif entry.kind == "sent":
+            values.update(status="sent", channel=entry.channel, sent_at=now, last_error=None,
+                          provider_message_id=entry.provider_message_id)
+            db.session.add(DeliveryAttempt(reminder_id=row.id, at=now, channel=entry.channel, outcome="sent",
+                                           provider_message_id=entry.provider_message_id,
+                                           error="recorded from the delivery journal: the worker stopped"))
+        elif entry.kind == "unsent":
+            values.update(status="scheduled", last_error=entry.error)
+            db.session.add(DeliveryAttempt(reminder_id=row.id, at=now, channel=entry.channel, outcome=entry.outcome,
+                                           error=entry.error))
+        else:  # started, no result: the provider may or may not have the message
+            values.update(status="failed", last_error=AMBIGUOUS_ERROR)
+            db.session.add(DeliveryAttempt(reminder_id=row.id, at=now, channel="-", outcome="ambiguous",
+                                           error=AMBIGUOUS_ERROR))
+            ambiguous += 1
+        db.session.execute(sa.update(Reminder).where(Reminder.id == row.id, Reminder.status == "sending")
+                           .values(**values), execution_options={"synchronize_session": False})
     db.session.commit()
-    if ids:
-        log.warning("%d reminder(s) were in flight when their worker stopped; marked failed for staff", len(ids))
-    return len(ids)
+    if ambiguous:
+        log.warning("%d reminder(s) were in flight when their worker stopped; marked failed for staff", ambiguous)
+    return ambiguous
 
 
 def _claim(model, now: datetime, limit: int, batch_size: int, lease_seconds: int) -> list[Claim]:
@@ -172,7 +215,6 @@ def dispatch_due(now: datetime | None = None, *, connection: redis.Redis | None 
 
     now = now or utcnow()
     report = DispatchReport()
-    report.ambiguous = settle_ambiguous(now)
     connection = connection or rq_connection()
     try:
         connection.ping()
@@ -181,6 +223,7 @@ def dispatch_due(now: datetime | None = None, *, connection: redis.Redis | None 
         log.warning("dispatch skipped, Redis is unavailable: %s", error)
         report.redis_down = True
         return report
+    report.ambiguous = settle_in_flight(now, lambda: DeliveryJournal(connection))
     max_jobs = current_app.config["REMINDER_MAX_QUEUED_JOBS"]
     for model, job, prefix in ((StaffNotification, deliver_staff_notifications, "staff"),
                                (Reminder, deliver_reminders, "reminders")):
@@ -218,7 +261,7 @@ def dispatch_due_in_process(now: datetime | None = None) -> DispatchReport:
     """
     now = now or utcnow()
     report = DispatchReport()
-    report.ambiguous = settle_ambiguous(now)
+    report.ambiguous = settle_in_flight(now, _journal_if_reachable)
     retry = RetryPolicy.from_config(queued_by_rq=False)
 
     def clock() -> datetime:
@@ -238,6 +281,16 @@ def dispatch_due_in_process(now: datetime | None = None) -> DispatchReport:
         report.staff_claimed += len(claim.ids)
         _add(report.delivered, deliver_staff_batch(claim.claim_id, claim.ids, retry=retry, clock=clock))
     return report
+
+
+def _journal_if_reachable() -> DeliveryJournal | None:
+    """The RQ workers' delivery journal, when their Redis answers (rows an RQ job left `sending`)."""
+    try:
+        connection = rq_connection()
+        connection.ping()
+    except redis.RedisError:
+        return None
+    return DeliveryJournal(connection)
 
 
 def _add(total: BatchOutcome, part: BatchOutcome) -> None:

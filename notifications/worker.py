@@ -18,6 +18,7 @@ Options: `--burst` (work until the queues are empty, then exit; no cron), `--no-
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import subprocess
 import sys
@@ -29,6 +30,7 @@ from flask import Flask
 from rq import SimpleWorker, Worker
 from rq.job import Job
 
+from notifications.delivery import RetryLater
 from notifications.dispatch import DISPATCH_QUEUE, REMINDER_QUEUE
 
 QUEUES = (DISPATCH_QUEUE, REMINDER_QUEUE)
@@ -54,7 +56,13 @@ def use_app(app: Flask) -> None:
 
 
 class AppJob(Job):
-    """A job that runs inside the Flask app context, with its own database connections."""
+    """A job that runs inside the Flask app context, with its own database connections, and whose retry
+    waits at least as long as a provider's Retry-After (carried by `RetryLater`)."""
+
+    retry_after: float = 0.0
+
+    def get_retry_interval(self) -> int:
+        return max(super().get_retry_interval(), math.ceil(self.retry_after))
 
     def perform(self) -> Any:
         from backend.extensions import db
@@ -69,6 +77,9 @@ class AppJob(Job):
                 _pool_pid = os.getpid()
             try:
                 return super().perform()
+            except RetryLater as error:
+                self.retry_after = error.retry_after  # read by get_retry_interval when RQ reschedules
+                raise
             finally:
                 db.session.remove()
 
