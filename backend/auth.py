@@ -190,35 +190,104 @@ def principal_for(user: User) -> Principal:
 # GET's time. On PostgreSQL one query answers them all (`_request_facts`), kept for the rest of the
 # request in the WSGI environ (never across requests). The database is the revocation record of truth
 # (a sign-in's `revoked_at` is written before Redis hears of it), so the Redis fast path is not needed on this path.
+# A view that declares a `SignedInRead` (the calendar: its version and scope) has that row read in the
+# SAME statement, on the held autocommit connection (`backend.held_reads`): one round trip in all.
+@dataclass(frozen=True)
+class SignedInAccount:
+    """The account as the held read sees it: what `require_roles` needs (views that need the `User`
+    row load it; the views that declare a `SignedInRead` do not)."""
+    id: uuid.UUID
+    role: str
+    is_active: bool
+
+
+@dataclass(frozen=True)
+class SignedInRead:
+    """A row a view reads together with the sign-in, in one statement: `statement()` builds a Core
+    SELECT with bound parameters (its columns labelled apart from the sign-in's), `params(view_kwargs)`
+    supplies them. The view finds the row with `signed_in_row()`."""
+    statement: Callable[[], sa.Select]
+    params: Callable[[dict[str, Any]], dict[str, Any]]
+
+
 @dataclass(frozen=True)
 class _RequestFacts:
     jti: str
-    user: User | None
+    user: User | SignedInAccount | None
     revoked: bool
     principal: Principal | None
+    row: tuple | None = None
 
 
 _FACTS_KEY = "cadence.auth_facts"
+_READ_KEY = "cadence.signed_in_read"
 
 
 @functools.cache
-def _facts_query():
-    """Built once (statement construction and its cache key cost more than the query)."""
+def _facts_columns() -> tuple:
+    """Revoked?, the patient record, sites, the studies of those sites, studies: the principal's facts
+    beside the user's row (one definition for both statements below)."""
     from backend.models.patients import Patient
     from backend.models.users import user_sites, user_studies
 
     agg = sa.func.array_agg
-    return (sa.select(
-        User,
-        ~sa.exists().where(SignIn.id == sa.bindparam("sid"), SignIn.revoked_at.is_(None)).label("revoked"),
+    return (
+        ~sa.exists().where(SignIn.id == sa.bindparam("sid", type_=sa.Uuid), SignIn.revoked_at.is_(None))
+        .label("revoked"),
         sa.select(Patient.id).where(Patient.user_id == User.id).limit(1).scalar_subquery().label("patient_id"),
         sa.select(agg(user_sites.c.site_id)).where(user_sites.c.user_id == User.id).scalar_subquery().label("sites"),
         sa.select(agg(Site.study_id)).join(user_sites, user_sites.c.site_id == Site.id)
         .where(user_sites.c.user_id == User.id).scalar_subquery().label("site_studies"),
         sa.select(agg(user_studies.c.study_id)).where(user_studies.c.user_id == User.id).scalar_subquery()
         .label("studies"))
-        .where(User.id == sa.bindparam("user_id"))
-        .options(lazyload(User.sites), lazyload(User.studies)))
+
+
+@functools.cache
+def _facts_query():
+    """Built once (statement construction and its cache key cost more than the query)."""
+    return (sa.select(User, *_facts_columns())
+            .where(User.id == sa.bindparam("user_id"))
+            .options(lazyload(User.sites), lazyload(User.studies)))
+
+
+@functools.cache
+def _held_sql(read: SignedInRead) -> tuple[str, dict[str, Any]]:
+    """The sign-in's facts and the view's row as one statement's text (the row LEFT JOINed, so a
+    missing record still answers who is asking)."""
+    from backend.held_reads import compile_for_held
+
+    extra = read.statement().subquery("signed_in_read")
+    return compile_for_held(
+        sa.select(User.id, User.role, User.is_active, *_facts_columns(), *extra.c)
+        .select_from(User).outerjoin(extra, sa.true()).where(User.id == sa.bindparam("user_id", type_=sa.Uuid)))
+
+
+def _principal_from(user_id: uuid.UUID, role: str, patient_id, sites, site_studies, studies) -> Principal:
+    study_ids = frozenset(studies or ())
+    if role == "nurse":  # a nurse works within the studies their sites belong to
+        study_ids |= frozenset(site_studies or ())
+    return Principal(user_id, role, frozenset(sites or ()), study_ids, patient_id if role == "patient" else None)
+
+
+def _read_facts(jti: str, user_id: uuid.UUID, sign_in_id: uuid.UUID) -> _RequestFacts:
+    read = request.environ.get(_READ_KEY)
+    if read is not None:
+        from backend.held_reads import held_reads
+
+        held = held_reads()
+        if held is not None:
+            sql, fixed = _held_sql(read[0])
+            row = held.first(sql, {**fixed, "user_id": user_id, "sid": sign_in_id, **read[1]})
+            if row is None:
+                return _RequestFacts(jti, None, False, None)
+            account = SignedInAccount(row[0], row[1], row[2])
+            return _RequestFacts(jti, account, bool(row[3]), _principal_from(row[0], row[1], *row[4:8]),
+                                 tuple(row[8:]))
+    row = db.session.execute(_facts_query(), {"user_id": user_id, "sid": sign_in_id}).first()
+    if row is None:
+        return _RequestFacts(jti, None, False, None)
+    user, revoked, *facts = row
+    return _RequestFacts(jti, user, bool(revoked), _principal_from(user.id, user.role, *facts))
 
 
 def _request_facts(payload: dict[str, Any]) -> _RequestFacts | None:
@@ -236,23 +305,20 @@ def _request_facts(payload: dict[str, Any]) -> _RequestFacts | None:
     except (ValueError, KeyError, TypeError):
         facts = _RequestFacts(jti, None, True, None)
     else:
-        row = None if sign_in_id is None else db.session.execute(
-            _facts_query(), {"user_id": user_id, "sid": sign_in_id}).first()
-        if row is None:
-            facts = _RequestFacts(jti, None, False, None)
-        else:
-            user, revoked, patient_id, sites, site_studies, studies = row
-            study_ids = frozenset(studies or ())
-            if user.role == "nurse":  # a nurse works within the studies their sites belong to
-                study_ids |= frozenset(site_studies or ())
-            principal = Principal(user.id, user.role, frozenset(sites or ()), study_ids,
-                                  patient_id if user.role == "patient" else None)
-            facts = _RequestFacts(jti, user, bool(revoked), principal)
+        facts = _RequestFacts(jti, None, False, None) if sign_in_id is None else \
+            _read_facts(jti, user_id, sign_in_id)
     request.environ[_FACTS_KEY] = facts
     return facts
 
 
-def _principal_of(user: User) -> Principal:
+def signed_in_row() -> tuple | None:
+    """The row of the view's `SignedInRead`, read with the sign-in; None when it was not (not
+    PostgreSQL): the view then reads it itself."""
+    facts = request.environ.get(_FACTS_KEY)
+    return None if facts is None else facts.row
+
+
+def _principal_of(user: User | SignedInAccount) -> Principal:
     facts = request.environ.get(_FACTS_KEY)
     if facts is not None and facts.principal is not None and facts.user is not None and facts.user.id == user.id:
         return facts.principal
@@ -266,12 +332,15 @@ def current_principal() -> Principal:
     return principal
 
 
-def require_roles(*roles: str) -> Callable:
-    """Decorator: a valid access token, and one of `roles` (403 otherwise). Sets the audit actor."""
+def require_roles(*roles: str, read: SignedInRead | None = None) -> Callable:
+    """Decorator: a valid access token, and one of `roles` (403 otherwise). Sets the audit actor.
+    `read`: a row the view needs, read in the same statement as the sign-in (`signed_in_row()`)."""
 
     def decorator(view: Callable) -> Callable:
         @functools.wraps(view)
         def wrapper(*args, **kwargs):
+            if read is not None:
+                request.environ[_READ_KEY] = (read, read.params(kwargs))
             verify_jwt_in_request()
             user = jwt_current_user
             if user is None or not user.is_active:
