@@ -293,12 +293,12 @@ def _read_facts(jti: str, user_id: uuid.UUID, sign_in_id: uuid.UUID) -> _Request
 def _request_facts(payload: dict[str, Any]) -> _RequestFacts | None:
     """The token's user, whether the token is revoked, and the principal, from one query (PostgreSQL;
     None elsewhere: the callers then use the separate lookups)."""
-    if db.session.get_bind().dialect.name != "postgresql":
-        return None
     jti = payload.get("jti", "")
     facts = request.environ.get(_FACTS_KEY)
     if facts is not None and facts.jti == jti:
         return facts
+    if db.engine.dialect.name != "postgresql":  # the engine, not the session: the held read needs none
+        return None
     sign_in_id = _as_uuid(payload.get("sid"))
     try:
         user_id = uuid.UUID(payload["sub"])

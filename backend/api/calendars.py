@@ -61,7 +61,7 @@ def _ics_response(patient) -> Response:
 @blp.route("/patients/<id>/calendar", parameters=[IF_NONE_MATCH])
 class PatientCalendar(MethodView):
     @require_roles(*STAFF_ROLES, "patient", read=calendar_reads.SIGNED_IN_HEAD)
-    @blp.arguments(CalendarQuerySchema, location="query")
+    @blp.arguments(CalendarQuerySchema(), location="query")  # an instance: not built anew per request
     @blp.response(200, CalendarSchema, description="The calendar (patients get it without staff notes)")
     @blp.alt_response(304, description="Not modified: the If-None-Match ETag is current")
     @errors(blp, 401, 403, 404)
