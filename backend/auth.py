@@ -269,8 +269,8 @@ def _principal_from(user_id: uuid.UUID, role: str, patient_id, sites, site_studi
     return Principal(user_id, role, frozenset(sites or ()), study_ids, patient_id if role == "patient" else None)
 
 
-def _read_facts(jti: str, user_id: uuid.UUID, sign_in_id: uuid.UUID) -> _RequestFacts:
-    read = request.environ.get(_READ_KEY)
+def _read_facts(jti: str, user_id: uuid.UUID, sign_in_id: uuid.UUID,
+                read: tuple[SignedInRead, dict[str, Any]] | None) -> _RequestFacts:
     if read is not None:
         from backend.held_reads import held_reads
 
@@ -306,9 +306,29 @@ def _request_facts(payload: dict[str, Any]) -> _RequestFacts | None:
         facts = _RequestFacts(jti, None, True, None)
     else:
         facts = _RequestFacts(jti, None, False, None) if sign_in_id is None else \
-            _read_facts(jti, user_id, sign_in_id)
+            _read_facts(jti, user_id, sign_in_id, request.environ.get(_READ_KEY))
     request.environ[_FACTS_KEY] = facts
     return facts
+
+
+def signed_in(payload: dict[str, Any], roles: tuple[str, ...], read: SignedInRead,
+              params: dict[str, Any]) -> tuple[Principal, tuple] | None:
+    """For a caller outside Flask's request handling (the calendar's fast path,
+    backend.api.calendar_fast_path), given claims whose signature and times were verified: the
+    principal and the `read` row when the token is a well-formed access token of a live sign-in of an
+    active account in one of `roles`, all from one statement; None otherwise (the caller then leaves
+    the request to the ordinary path, which answers 401/403 as usual). PostgreSQL only."""
+    if payload.get("type") != "access" or not well_formed(payload):
+        return None
+    try:
+        user_id = uuid.UUID(payload["sub"])
+    except ValueError:
+        return None
+    facts = _read_facts(payload["jti"], user_id, uuid.UUID(payload["sid"]), (read, params))
+    if facts.user is None or facts.revoked or not facts.user.is_active or facts.row is None \
+            or facts.principal is None or facts.principal.role not in roles:
+        return None
+    return facts.principal, facts.row
 
 
 def signed_in_row() -> tuple | None:

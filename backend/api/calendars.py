@@ -36,6 +36,9 @@ IF_MATCH = {"in": "header", "name": "If-Match", "schema": {"type": "string"}, "r
             "description": "The event's version (3, \"3\" or W/\"3\"): 409 stale_version when it changed"}
 
 
+CALENDAR_READERS = (*STAFF_ROLES, "patient")  # also backend.api.calendar_fast_path's
+
+
 def _audience(principal: Principal) -> str:
     return "patient" if principal.role == "patient" else "staff"
 
@@ -45,7 +48,7 @@ def _calendar_response(principal: Principal, patient_id, query, if_none_match, h
     CalendarSchema / PatientCalendarSchema describe), with its ETag; 304 when the client's is current."""
     body, etag = calendar_reads.conditional_calendar(principal, patient_id, _audience(principal), query, if_none_match,
                                                      head_row)
-    response = Response(status=304) if body is None else Response(body + "\n", mimetype="application/json")
+    response = Response(status=304) if body is None else Response(body, mimetype="application/json")
     response.headers["ETag"] = etag
     response.headers["Cache-Control"] = "private, no-cache"
     return response
@@ -60,7 +63,7 @@ def _ics_response(patient) -> Response:
 
 @blp.route("/patients/<id>/calendar", parameters=[IF_NONE_MATCH])
 class PatientCalendar(MethodView):
-    @require_roles(*STAFF_ROLES, "patient", read=calendar_reads.SIGNED_IN_HEAD)
+    @require_roles(*CALENDAR_READERS, read=calendar_reads.SIGNED_IN_HEAD)
     @blp.arguments(CalendarQuerySchema(), location="query")  # an instance: not built anew per request
     @blp.response(200, CalendarSchema, description="The calendar (patients get it without staff notes)")
     @blp.alt_response(304, description="Not modified: the If-None-Match ETag is current")

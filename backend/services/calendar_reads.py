@@ -168,8 +168,9 @@ def calendar_body(head: Head, events: list[EventView], as_of: datetime) -> dict[
 
 
 def conditional_calendar(principal: Principal, raw_id: str | uuid.UUID, audience: str, query: Mapping[str, Any],
-                         if_none_match: str | None, head_row: tuple | None = None) -> tuple[str | None, str]:
-    """(the calendar as JSON text, etag), or (None, etag) when the client's copy is current (304).
+                         if_none_match: str | None, head_row: tuple | None = None) -> tuple[bytes | None, str]:
+    """(the calendar as JSON, UTF-8, with a final newline; etag), or (None, etag) when the client's
+    copy is current (304).
 
     `head_row`: the head read with the sign-in (`SIGNED_IN_HEAD`), else it is read here. A 304 is
     decided from the head alone; so is a 200 whose text `CalendarBodies` holds for the same ETag. A
@@ -177,10 +178,9 @@ def conditional_calendar(principal: Principal, raw_id: str | uuid.UUID, audience
     is waited for, and `as_of` is noted after it), then the events, dumped with :func:`dump_calendar`."""
     if head_row is not None or if_none_match:
         head = visible_head(principal, head_row) if head_row is not None else calendar_head(principal, raw_id)
-        etag = calendar_etag(head, audience, query, utcnow())
-        if etag_matches(if_none_match, etag):
+        etag, text, current = answer_from_head(head, audience, query, if_none_match)
+        if current:
             return None, etag
-        text = CalendarBodies.get(etag)
         if text is not None:
             return text, etag
         raw_id = head.patient_id
@@ -190,8 +190,19 @@ def conditional_calendar(principal: Principal, raw_id: str | uuid.UUID, audience
     text = CalendarBodies.get(etag)
     if text is None:
         body = calendar_body(head, load_events(head.patient_id, query), as_of)
-        text = CalendarBodies.put(etag, encode_calendar(body, staff=audience == "staff", calendar_version=head.version))
+        text = CalendarBodies.put(etag, (encode_calendar(body, staff=audience == "staff",
+                                                         calendar_version=head.version) + "\n").encode())
     return text, etag
+
+
+def answer_from_head(head: Head, audience: str, query: Mapping[str, Any],
+                     if_none_match: str | None) -> tuple[str, bytes | None, bool]:
+    """What can be answered without reading an event: (the ETag, the cached text for it or None,
+    whether the client's copy is current)."""
+    etag = calendar_etag(head, audience, query, utcnow())
+    if etag_matches(if_none_match, etag):
+        return etag, None, True
+    return etag, CalendarBodies.get(etag), False
 
 
 class CalendarBodies:
@@ -205,13 +216,13 @@ class CalendarBodies:
     were checked (the held read). The `as_of` inside is when it was made: at most as new as the
     version says, so `updated_since=as_of` can only fetch more, never miss a change."""
 
-    texts: "OrderedDict[str, str]" = OrderedDict()
+    texts: "OrderedDict[str, bytes]" = OrderedDict()
     size = 0
-    LIMIT_CHARS = 32 * 1024 * 1024  # per worker process
+    LIMIT_BYTES = 32 * 1024 * 1024  # bytes, per worker process
     lock = threading.Lock()
 
     @classmethod
-    def get(cls, etag: str) -> str | None:
+    def get(cls, etag: str) -> bytes | None:
         with cls.lock:
             text = cls.texts.get(etag)
             if text is not None:
@@ -219,12 +230,12 @@ class CalendarBodies:
             return text
 
     @classmethod
-    def put(cls, etag: str, text: str) -> str:
+    def put(cls, etag: str, text: bytes) -> bytes:
         with cls.lock:
-            if etag not in cls.texts and len(text) <= cls.LIMIT_CHARS:
+            if etag not in cls.texts and len(text) <= cls.LIMIT_BYTES:
                 cls.texts[etag] = text
                 cls.size += len(text)
-                while cls.size > cls.LIMIT_CHARS:
+                while cls.size > cls.LIMIT_BYTES:
                     cls.size -= len(cls.texts.popitem(last=False)[1])
         return text
 

@@ -159,7 +159,7 @@ def test_the_held_connection_is_replaced_when_the_server_drops_it(client, auth, 
 def test_the_cache_is_bounded(monkeypatch):
     monkeypatch.setattr(CalendarBodies, "texts", type(CalendarBodies.texts)())
     monkeypatch.setattr(CalendarBodies, "size", 0)
-    monkeypatch.setattr(CalendarBodies, "LIMIT_CHARS", 10)
+    monkeypatch.setattr(CalendarBodies, "LIMIT_BYTES", 10)
     for n in range(5):
-        CalendarBodies.put(f"etag-{n}", "abcd")
-    assert CalendarBodies.size <= 10 and CalendarBodies.get("etag-0") is None and CalendarBodies.get("etag-4") == "abcd"
+        CalendarBodies.put(f"etag-{n}", b"abcd")
+    assert CalendarBodies.size <= 10 and CalendarBodies.get("etag-0") is None and CalendarBodies.get("etag-4") == b"abcd"
