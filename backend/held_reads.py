@@ -5,8 +5,7 @@ A request through the ORM session pays for more than its query: a pool checkout 
 one read, which on a busy machine cost more than everything else a conditional GET does. The hottest
 reads (signing a request in together with the calendar's version and scope, `backend.auth`) instead
 run as ONE statement on a connection this module holds per process and thread, in autocommit (no
-transaction to open or close) and prepared by the server after a few uses (psycopg's
-`prepare_threshold`). The statement is a single SELECT, so it sees one committed snapshot, exactly as
+transaction to open or close), prepared by the server on first use with its generic plan kept. The statement is a single SELECT, so it sees one committed snapshot, exactly as
 it would as the first statement of a transaction.
 
 No pre-ping: a connection found broken (the server restarted, an idle timeout) is replaced and the
@@ -44,6 +43,10 @@ class HeldReads:
         raw = self.engine.raw_connection()
         connection = raw.driver_connection
         connection.autocommit = True
+        connection.prepare_threshold = 0  # prepared on first use
+        # Primary-key lookups: the generic plan is the right one, and choosing it saves planning on
+        # every execution (PostgreSQL's default re-plans while it compares; measured 0.37 → 0.22 ms).
+        connection.execute("SET plan_cache_mode = force_generic_plan")
         self.local.held = (os.getpid(), connection, raw)
         return connection
 

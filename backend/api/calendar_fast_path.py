@@ -6,8 +6,8 @@ limiter's bookkeeping, flask-smorest's and flask-jwt-extended's wrappers) cost t
 itself. This WSGI middleware answers them directly — and only them:
 
 - `GET /api/v1/patients/<uuid>/calendar`, no query string, an `Authorization: Bearer` token, an
-  `X-Request-ID` that is absent or valid (backend.guards), and for a 200 no `Accept-Encoding`
-  (compression stays flask-compress's);
+  `X-Request-ID` that is absent or valid (backend.guards); a 200 is compressed as flask-compress
+  would (its choice of encoding and its settings), once per text;
 - the token verifies (backend.extensions.JWT: signature, `exp`, `nbf`, `iat`) and is a well-formed
   access token; its sign-in is live, its account active, its role may read calendars, and the
   patient is in scope — decided by the same statement and the same functions as the Flask path
@@ -25,11 +25,14 @@ from __future__ import annotations
 import re
 import uuid
 
+import flask_compress.flask_compress as flask_compress
 from flask import Flask
+from werkzeug.http import http_date
 
 from backend.api.calendars import CALENDAR_READERS
 from backend.auth import signed_in
 from backend.errors import NotFound
+from backend.extensions import compress
 from backend.guards import REQUEST_ID_PATTERN
 from backend.services import calendar_reads
 
@@ -83,13 +86,28 @@ class CalendarFastPath:
             audience = "patient" if principal.role == "patient" else "staff"
             etag, text, current = calendar_reads.answer_from_head(head, audience, {},
                                                                   environ.get("HTTP_IF_NONE_MATCH"))
-        tail = [("ETag", etag), ("Cache-Control", "private, no-cache"),
-                ("X-Request-ID", request_id or uuid.uuid4().hex), ("Vary", "Accept-Encoding")]
-        if current:
-            return "304 NOT MODIFIED", tail, b""
-        if text is None or environ.get("HTTP_ACCEPT_ENCODING"):
-            return None
+            tail = [("ETag", etag), ("Cache-Control", "private, no-cache"),
+                    ("X-Request-ID", request_id or uuid.uuid4().hex), ("Vary", "Accept-Encoding")]
+            if current:
+                return "304 NOT MODIFIED", tail, b""
+            if text is None:
+                return None
+            algorithm = _compression(self.app, environ.get("HTTP_ACCEPT_ENCODING"), len(text))
+            if algorithm is not None:
+                plain = text
+                text = calendar_reads.CalendarBodies.variant(
+                    etag, algorithm, lambda: flask_compress._compress_data(self.app, plain, algorithm))
+                tail += [("Content-Encoding", algorithm), ("Date", http_date())]  # as flask-compress's make_conditional
         return "200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(text))), *tail], text
+
+
+def _compression(app: Flask, accept_encoding: str | None, size: int) -> str | None:
+    """The encoding flask-compress would choose for this JSON answer (its own rules and settings),
+    or None for none; the compressed text is then kept beside the plain one."""
+    if not accept_encoding or size < app.config["COMPRESS_MIN_SIZE"] \
+            or "application/json" not in app.config["COMPRESS_MIMETYPES"]:
+        return None
+    return flask_compress._choose_algorithm(compress.enabled_algorithms, accept_encoding)
 
 
 def register_calendar_fast_path(app: Flask) -> None:

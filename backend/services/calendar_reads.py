@@ -18,7 +18,7 @@ import json
 import threading
 import uuid
 from collections import OrderedDict, namedtuple
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime, time, timezone
 from typing import Any
 
@@ -238,6 +238,12 @@ class CalendarBodies:
                 while cls.size > cls.LIMIT_BYTES:
                     cls.size -= len(cls.texts.popitem(last=False)[1])
         return text
+
+    @classmethod
+    def variant(cls, etag: str, encoding: str, make: Callable[[], bytes]) -> bytes:
+        """The text for `etag` compressed with `encoding`, made once (`make`) and kept like the text."""
+        key = f"{etag};{encoding}"
+        return cls.get(key) or cls.put(key, make())
 
     @classmethod
     def clear(cls) -> None:
