@@ -5,8 +5,8 @@ or a text `CalendarBodies` already holds. For those, Flask's request machinery (
 limiter's bookkeeping, flask-smorest's and flask-jwt-extended's wrappers) cost twice the answer
 itself. This WSGI middleware answers them directly — and only them:
 
-- `GET /api/v1/patients/<uuid>/calendar`, no query string, an `Authorization: Bearer` token, an
-  `X-Request-ID` that is absent or valid (backend.guards); a 200 is compressed as flask-compress
+- `GET /api/v1/patients/<uuid>/calendar`, no query string, no body, an `Authorization: Bearer`
+  token, an `X-Request-ID` that is absent or valid (backend.guards); a 200 is compressed as flask-compress
   would (its choice of encoding and its settings), once per text;
 - the token verifies (backend.extensions.JWT: signature, `exp`, `nbf`, `iat`) and is a well-formed
   access token; its sign-in is live, its account active, its role may read calendars, and the
@@ -18,7 +18,8 @@ itself. This WSGI middleware answers them directly — and only them:
 Anything else falls through to Flask, untouched, which answers it exactly as before (401, 403, 404,
 422, the calendar made anew). The headers are the Flask path's; a test compares them, so a header
 added to the API later fails that test until it is added here too. There is no rate limit on this
-route and nothing is audited on a read, so nothing of either is skipped.
+route (the layer is not installed when limits apply to every route) and nothing is audited on a read,
+so nothing of either is skipped.
 """
 from __future__ import annotations
 
@@ -45,7 +46,8 @@ class CalendarFastPath:
         self.wsgi_app = wsgi_app
 
     def __call__(self, environ, start_response):
-        if environ.get("REQUEST_METHOD") == "GET" and not environ.get("QUERY_STRING"):
+        if environ.get("REQUEST_METHOD") == "GET" and not environ.get("QUERY_STRING") \
+                and environ.get("CONTENT_LENGTH") in (None, "", "0") and not environ.get("HTTP_TRANSFER_ENCODING"):
             match = PATH.fullmatch(environ.get("PATH_INFO", ""))
             if match is not None:
                 answer = self._answer(environ, match.group(1))
@@ -111,4 +113,8 @@ def _compression(app: Flask, accept_encoding: str | None, size: int) -> str | No
 
 
 def register_calendar_fast_path(app: Flask) -> None:
+    """Not installed when rate limits apply to every route (RATELIMIT_DEFAULT / RATELIMIT_APPLICATION):
+    the limiter lives in Flask's hooks, and no request may pass it by."""
+    if app.config.get("RATELIMIT_DEFAULT") or app.config.get("RATELIMIT_APPLICATION"):
+        return
     app.wsgi_app = CalendarFastPath(app, app.wsgi_app)

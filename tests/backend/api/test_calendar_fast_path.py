@@ -131,9 +131,20 @@ def test_refusals_are_flasks_to_answer(client, auth, site, nurse, patient_and_us
     assert answered == []
 
 
-def test_a_query_string_goes_to_flask(client, auth, nurse, patient_and_user, answered):
+def test_a_query_string_or_a_body_goes_to_flask(client, auth, nurse, patient_and_user, answered):
     patient, _ = patient_and_user
     headers = auth.headers(nurse)
     client.get(url(patient) + "?kind=dose", headers=headers)
     assert client.get(url(patient) + "?kind=dose", headers=headers).status_code == 200
+    hostile = client.get(url(patient), headers=headers, data='{"a": "\\u0000"}', content_type="application/json")
+    assert hostile.status_code == 422 and hostile.get_json()["reason"] == "nul_byte"  # backend.guards
     assert answered == []
+
+
+def test_it_is_not_installed_when_every_route_is_rate_limited(app):
+    from backend import create_app
+    from tests.conftest import test_config
+
+    limited = create_app({**test_config(), "RATELIMIT_DEFAULT": "100 per minute"})
+    assert not isinstance(limited.wsgi_app, CalendarFastPath)
+    assert isinstance(app.wsgi_app, CalendarFastPath)
