@@ -4,7 +4,9 @@ The validator: `calendar_versions.version` is bumped by triggers on `events` in 
 any event change (migration 0006), so the ETag is derived from it, the site's today (the derived
 `state` of an event changes with the day), the audience and the query. A request whose
 `If-None-Match` is current is answered 304 after ONE indexed read (patient ⋈ site ⋈ version by the
-patient's primary key), which also decides scope: nothing is loaded or serialised.
+patient's primary key), which also decides scope: nothing is loaded or serialised. Through the API that
+read is part of the request's sign-in statement (`SIGNED_IN_HEAD`, backend.sign_in_reads), and a text
+made before for the same ETag is answered from `CalendarBodies` the same way.
 
 The body: one SELECT of the columns the wire shows, and :func:`dump_calendar`, which builds exactly the
 JSON `backend.schemas.calendars.CalendarSchema` / `PatientCalendarSchema` produce (a test compares
