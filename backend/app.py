@@ -31,6 +31,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     register_jwt_callbacks(app)
     register_blueprints(app)
     register_commands(app)
+    register_fast_paths(app)
     return app
 
 
@@ -90,6 +91,13 @@ def register_blueprints(app: Flask) -> None:
         api.register_blueprint(blueprint, url_prefix="/api/v1")
     app.register_blueprint(docs_assets, url_prefix="/api/v1/docs-assets")
     register_console(app)
+
+
+def register_fast_paths(app: Flask) -> None:
+    """In front of Flask: a calendar 304, or a calendar text already made (backend.api.calendar_fast_path)."""
+    from backend.api.calendar_fast_path import register_calendar_fast_path
+
+    register_calendar_fast_path(app)
 
 
 def register_console(app: Flask) -> None:

@@ -10,7 +10,6 @@ import functools
 import logging
 import time
 import uuid
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable
 
@@ -18,7 +17,6 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 import sqlalchemy as sa
-from sqlalchemy.orm import lazyload
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import Flask, current_app, g, request
@@ -30,6 +28,19 @@ from backend.errors import Forbidden, NotFound, Unauthorized, error_body
 from backend.extensions import db, jwt
 from backend.models import Site, SignIn, User
 from backend.models.audit import AuditActor, current_actor, SYSTEM_ACTOR
+from backend.sign_in_reads import (  # noqa: F401 - also re-exported: the callers' one place is backend.auth
+    _FACTS_KEY,
+    _READ_KEY,
+    TOKEN_TYPES,
+    Principal,
+    SignedInAccount,
+    SignedInRead,
+    _as_uuid,
+    _request_facts,
+    signed_in,
+    signed_in_row,
+    well_formed,
+)
 
 log = logging.getLogger(__name__)
 
@@ -120,26 +131,8 @@ def redis_breaker() -> RedisBreaker:
 
 
 # --- sign-ins ----------------------------------------------------------------------------------
-TOKEN_TYPES = ("access", "refresh")
-
-
 def _revoked_key(sign_in_id: str) -> str:
     return f"cadence:signin-revoked:{sign_in_id}"
-
-
-def well_formed(payload: dict[str, Any]) -> bool:
-    """What every token we issue has: a type we know, an expiry, an id, a subject and a sign-in."""
-    jti, sid = payload.get("jti"), payload.get("sid")
-    return (payload.get("type") in TOKEN_TYPES and isinstance(payload.get("exp"), (int, float))
-            and isinstance(jti, str) and 0 < len(jti) <= 64 and isinstance(payload.get("sub"), str)
-            and isinstance(sid, str) and _as_uuid(sid) is not None)
-
-
-def _as_uuid(raw: Any) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(str(raw))
-    except ValueError:
-        return None
 
 
 def cache_revocation(sign_in: SignIn) -> None:
@@ -157,19 +150,6 @@ def sign_in_revoked(sign_in_id: str) -> bool:
 
 
 # --- principal and scope -----------------------------------------------------------------------
-@dataclass(frozen=True)
-class Principal:
-    user_id: uuid.UUID
-    role: str
-    site_ids: frozenset[uuid.UUID] = field(default_factory=frozenset)
-    study_ids: frozenset[uuid.UUID] = field(default_factory=frozenset)
-    patient_id: uuid.UUID | None = None
-
-    @property
-    def is_admin(self) -> bool:
-        return self.role == "admin"
-
-
 def principal_for(user: User) -> Principal:
     patient_id = None
     study_ids = frozenset(s.id for s in user.studies)
@@ -184,75 +164,7 @@ def principal_for(user: User) -> Principal:
     return Principal(user.id, user.role, site_ids, study_ids, patient_id)
 
 
-# --- one read per request ----------------------------------------------------------------------
-# Signing a request in used to cost five round trips (Redis for the revocation fast path, the token's
-# revocation row, the user, their sites, their studies, and a patient's record): most of a conditional
-# GET's time. On PostgreSQL one query answers them all (`_request_facts`), kept for the rest of the
-# request in the WSGI environ (never across requests). The database is the revocation record of truth
-# (a sign-in's `revoked_at` is written before Redis hears of it), so the Redis fast path is not needed on this path.
-@dataclass(frozen=True)
-class _RequestFacts:
-    jti: str
-    user: User | None
-    revoked: bool
-    principal: Principal | None
-
-
-_FACTS_KEY = "cadence.auth_facts"
-
-
-@functools.cache
-def _facts_query():
-    """Built once (statement construction and its cache key cost more than the query)."""
-    from backend.models.patients import Patient
-    from backend.models.users import user_sites, user_studies
-
-    agg = sa.func.array_agg
-    return (sa.select(
-        User,
-        ~sa.exists().where(SignIn.id == sa.bindparam("sid"), SignIn.revoked_at.is_(None)).label("revoked"),
-        sa.select(Patient.id).where(Patient.user_id == User.id).limit(1).scalar_subquery().label("patient_id"),
-        sa.select(agg(user_sites.c.site_id)).where(user_sites.c.user_id == User.id).scalar_subquery().label("sites"),
-        sa.select(agg(Site.study_id)).join(user_sites, user_sites.c.site_id == Site.id)
-        .where(user_sites.c.user_id == User.id).scalar_subquery().label("site_studies"),
-        sa.select(agg(user_studies.c.study_id)).where(user_studies.c.user_id == User.id).scalar_subquery()
-        .label("studies"))
-        .where(User.id == sa.bindparam("user_id"))
-        .options(lazyload(User.sites), lazyload(User.studies)))
-
-
-def _request_facts(payload: dict[str, Any]) -> _RequestFacts | None:
-    """The token's user, whether the token is revoked, and the principal, from one query (PostgreSQL;
-    None elsewhere: the callers then use the separate lookups)."""
-    if db.session.get_bind().dialect.name != "postgresql":
-        return None
-    jti = payload.get("jti", "")
-    facts = request.environ.get(_FACTS_KEY)
-    if facts is not None and facts.jti == jti:
-        return facts
-    sign_in_id = _as_uuid(payload.get("sid"))
-    try:
-        user_id = uuid.UUID(payload["sub"])
-    except (ValueError, KeyError, TypeError):
-        facts = _RequestFacts(jti, None, True, None)
-    else:
-        row = None if sign_in_id is None else db.session.execute(
-            _facts_query(), {"user_id": user_id, "sid": sign_in_id}).first()
-        if row is None:
-            facts = _RequestFacts(jti, None, False, None)
-        else:
-            user, revoked, patient_id, sites, site_studies, studies = row
-            study_ids = frozenset(studies or ())
-            if user.role == "nurse":  # a nurse works within the studies their sites belong to
-                study_ids |= frozenset(site_studies or ())
-            principal = Principal(user.id, user.role, frozenset(sites or ()), study_ids,
-                                  patient_id if user.role == "patient" else None)
-            facts = _RequestFacts(jti, user, bool(revoked), principal)
-    request.environ[_FACTS_KEY] = facts
-    return facts
-
-
-def _principal_of(user: User) -> Principal:
+def _principal_of(user: User | SignedInAccount) -> Principal:
     facts = request.environ.get(_FACTS_KEY)
     if facts is not None and facts.principal is not None and facts.user is not None and facts.user.id == user.id:
         return facts.principal
@@ -266,12 +178,15 @@ def current_principal() -> Principal:
     return principal
 
 
-def require_roles(*roles: str) -> Callable:
-    """Decorator: a valid access token, and one of `roles` (403 otherwise). Sets the audit actor."""
+def require_roles(*roles: str, read: SignedInRead | None = None) -> Callable:
+    """Decorator: a valid access token, and one of `roles` (403 otherwise). Sets the audit actor.
+    `read`: a row the view needs, read in the same statement as the sign-in (`signed_in_row()`)."""
 
     def decorator(view: Callable) -> Callable:
         @functools.wraps(view)
         def wrapper(*args, **kwargs):
+            if read is not None:
+                request.environ[_READ_KEY] = (read, read.params(kwargs))
             verify_jwt_in_request()
             user = jwt_current_user
             if user is None or not user.is_active:

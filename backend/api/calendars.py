@@ -14,7 +14,7 @@ from flask.views import MethodView
 
 from backend.api.base import Blueprint
 from backend.api.docs import errors
-from backend.auth import STAFF_ROLES, Principal, current_principal, require_roles, visible_patient
+from backend.auth import STAFF_ROLES, Principal, current_principal, require_roles, signed_in_row, visible_patient
 from backend.schemas.calendars import (
     CalendarFeedSchema,
     CalendarQuerySchema,
@@ -36,15 +36,19 @@ IF_MATCH = {"in": "header", "name": "If-Match", "schema": {"type": "string"}, "r
             "description": "The event's version (3, \"3\" or W/\"3\"): 409 stale_version when it changed"}
 
 
+CALENDAR_READERS = (*STAFF_ROLES, "patient")  # also backend.api.calendar_fast_path's
+
+
 def _audience(principal: Principal) -> str:
     return "patient" if principal.role == "patient" else "staff"
 
 
-def _calendar_response(principal: Principal, patient_id, query, if_none_match) -> Response:
+def _calendar_response(principal: Principal, patient_id, query, if_none_match, head_row=None) -> Response:
     """The calendar in the caller's audience shape (backend.services.calendar_reads dumps exactly what
     CalendarSchema / PatientCalendarSchema describe), with its ETag; 304 when the client's is current."""
-    body, etag = calendar_reads.conditional_calendar(principal, patient_id, _audience(principal), query, if_none_match)
-    response = Response(status=304) if body is None else Response(body + "\n", mimetype="application/json")
+    body, etag = calendar_reads.conditional_calendar(principal, patient_id, _audience(principal), query, if_none_match,
+                                                     head_row)
+    response = Response(status=304) if body is None else Response(body, mimetype="application/json")
     response.headers["ETag"] = etag
     response.headers["Cache-Control"] = "private, no-cache"
     return response
@@ -59,8 +63,8 @@ def _ics_response(patient) -> Response:
 
 @blp.route("/patients/<id>/calendar", parameters=[IF_NONE_MATCH])
 class PatientCalendar(MethodView):
-    @require_roles(*STAFF_ROLES, "patient")
-    @blp.arguments(CalendarQuerySchema, location="query")
+    @require_roles(*CALENDAR_READERS, read=calendar_reads.SIGNED_IN_HEAD)
+    @blp.arguments(CalendarQuerySchema(), location="query")  # an instance: not built anew per request
     @blp.response(200, CalendarSchema, description="The calendar (patients get it without staff notes)")
     @blp.alt_response(304, description="Not modified: the If-None-Match ETag is current")
     @errors(blp, 401, 403, 404)
@@ -70,7 +74,8 @@ class PatientCalendar(MethodView):
         JSON answers are compressed (gzip, or br) when the client sends Accept-Encoding. A current
         If-None-Match answers 304 from one indexed read (the patient's calendar version).
         """
-        return _calendar_response(current_principal(), id, query, request.headers.get("If-None-Match"))
+        return _calendar_response(current_principal(), id, query, request.headers.get("If-None-Match"),
+                                  signed_in_row())
 
 
 @blp.route("/patients/<id>/events/<event_id>", parameters=[IF_MATCH])

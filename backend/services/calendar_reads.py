@@ -4,7 +4,9 @@ The validator: `calendar_versions.version` is bumped by triggers on `events` in 
 any event change (migration 0006), so the ETag is derived from it, the site's today (the derived
 `state` of an event changes with the day), the audience and the query. A request whose
 `If-None-Match` is current is answered 304 after ONE indexed read (patient ⋈ site ⋈ version by the
-patient's primary key), which also decides scope: nothing is loaded or serialised.
+patient's primary key), which also decides scope: nothing is loaded or serialised. Through the API that
+read is part of the request's sign-in statement (`SIGNED_IN_HEAD`, backend.sign_in_reads), and a text
+made before for the same ETag is answered from `CalendarBodies` the same way.
 
 The body: one SELECT of the columns the wire shows, and :func:`dump_calendar`, which builds exactly the
 JSON `backend.schemas.calendars.CalendarSchema` / `PatientCalendarSchema` produce (a test compares
@@ -15,15 +17,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 import uuid
-from collections import namedtuple
-from collections.abc import Iterable, Mapping
+from collections import OrderedDict, namedtuple
+from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime, time, timezone
 from typing import Any
 
 import sqlalchemy as sa
 
-from backend.auth import Principal, can_see_patient_at, parse_id
+from backend.auth import Principal, SignedInRead, can_see_patient_at, parse_id
 from backend.errors import NotFound
 from backend.extensions import db
 from backend.models import CalendarVersion, Event, Patient, Site
@@ -57,10 +60,33 @@ def calendar_head(principal: Principal, raw_id: str | uuid.UUID, *, lock: bool =
     """The patient's scope facts and calendar version in one indexed read; 404 when the patient does
     not exist or is out of the caller's scope (the same rule as `backend.auth.visible_patient`)."""
     patient_id = raw_id if isinstance(raw_id, uuid.UUID) else parse_id(raw_id, "patient")
-    row = db.session.execute(_head_statement(patient_id, lock=lock)).first()
-    if row is None or not can_see_patient_at(principal, row[0], row[1], row[2]):
+    return visible_head(principal, db.session.execute(_head_statement(patient_id, lock=lock)).first())
+
+
+def visible_head(principal: Principal, row: tuple | None) -> Head:
+    """A head row (`_head_statement`'s columns) as a `Head`; 404 when there is no patient or it is out
+    of the caller's scope."""
+    if row is None or row[0] is None or not can_see_patient_at(principal, row[0], row[1], row[2]):
         raise NotFound("No such patient.")
     return Head(row[0], row[1], row[2], row[3], row[4] or 0)
+
+
+def _signed_in_head_statement():
+    stmt = _head_statement(sa.bindparam("patient_id", type_=sa.Uuid), lock=False)
+    return stmt.with_only_columns(*(column.label(f"head_{n}") for n, column in enumerate(stmt.selected_columns)),
+                                  maintain_column_froms=True)
+
+
+def _path_patient_id(view_kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    try:
+        return {"patient_id": uuid.UUID(str(view_kwargs.get("id")))}
+    except ValueError:
+        return {"patient_id": None}  # no row: the view answers 404 as for any unknown id
+
+
+# The calendar's head read in the same statement as the sign-in (backend.auth.require_roles(read=...)):
+# a 304, or a 200 from the body cache, is then one round trip to the database.
+SIGNED_IN_HEAD = SignedInRead(_signed_in_head_statement, _path_patient_id)
 
 
 def calendar_etag(head: Head, audience: str, query: Mapping[str, Any], now: datetime | None = None) -> str:
@@ -143,24 +169,89 @@ def calendar_body(head: Head, events: list[EventView], as_of: datetime) -> dict[
             "today": local_today(head.timezone, as_of)}
 
 
-def conditional_calendar(principal: Principal, raw_id: str, audience: str, query: Mapping[str, Any],
-                         if_none_match: str | None) -> tuple[str | None, str]:
-    """(the calendar as JSON text, etag), or (None, etag) when the client's copy is current (304).
+def conditional_calendar(principal: Principal, raw_id: str | uuid.UUID, audience: str, query: Mapping[str, Any],
+                         if_none_match: str | None, head_row: tuple | None = None) -> tuple[bytes | None, str]:
+    """(the calendar as JSON, UTF-8, with a final newline; etag), or (None, etag) when the client's
+    copy is current (304).
 
-    The 304 path is one indexed read; a full answer re-reads the head under a share lock of the
-    patient row (so a writer in flight is waited for, and `as_of` is noted after it), then the
-    events, and dumps them with :func:`dump_calendar`."""
-    if if_none_match:
-        head = calendar_head(principal, raw_id)
-        etag = calendar_etag(head, audience, query, utcnow())
-        if etag_matches(if_none_match, etag):
+    `head_row`: the head read with the sign-in (`SIGNED_IN_HEAD`), else it is read here. A 304 is
+    decided from the head alone; so is a 200 whose text `CalendarBodies` holds for the same ETag. A
+    text is made by re-reading the head under a share lock of the patient row (so a writer in flight
+    is waited for, and `as_of` is noted after it), then the events, dumped with :func:`dump_calendar`."""
+    if head_row is not None or if_none_match:
+        head = visible_head(principal, head_row) if head_row is not None else calendar_head(principal, raw_id)
+        etag, text, current = answer_from_head(head, audience, query, if_none_match)
+        if current:
             return None, etag
+        if text is not None:
+            return text, etag
         raw_id = head.patient_id
     head = calendar_head(principal, raw_id, lock=True)
     as_of = utcnow()
     etag = calendar_etag(head, audience, query, as_of)
-    body = calendar_body(head, load_events(head.patient_id, query), as_of)
-    return encode_calendar(body, staff=audience == "staff", calendar_version=head.version), etag
+    text = CalendarBodies.get(etag)
+    if text is None:
+        body = calendar_body(head, load_events(head.patient_id, query), as_of)
+        text = CalendarBodies.put(etag, (encode_calendar(body, staff=audience == "staff",
+                                                         calendar_version=head.version) + "\n").encode())
+    return text, etag
+
+
+def answer_from_head(head: Head, audience: str, query: Mapping[str, Any],
+                     if_none_match: str | None) -> tuple[str, bytes | None, bool]:
+    """What can be answered without reading an event: (the ETag, the cached text for it or None,
+    whether the client's copy is current)."""
+    etag = calendar_etag(head, audience, query, utcnow())
+    if etag_matches(if_none_match, etag):
+        return etag, None, True
+    return etag, CalendarBodies.get(etag), False
+
+
+class CalendarBodies:
+    """Whole calendar texts by ETag, in process memory (bounded by size, least recently used first out).
+
+    The ETag hashes the patient, the calendar version, the site's today, the audience and the query:
+    everything the text depends on (an event's `state` is derived from its row and today). Any change
+    to a patient's events moves the version in the writer's transaction (triggers, migration 0006), and
+    the version is read before the events it was made from, so a text is never older than its key; a
+    new day is a new key. A text is handed out only after the request's sign-in, account and scope
+    were checked (the held read). The `as_of` inside is when it was made: at most as new as the
+    version says, so `updated_since=as_of` can only fetch more, never miss a change."""
+
+    texts: "OrderedDict[str, bytes]" = OrderedDict()
+    size = 0
+    LIMIT_BYTES = 32 * 1024 * 1024  # bytes, per worker process
+    lock = threading.Lock()
+
+    @classmethod
+    def get(cls, etag: str) -> bytes | None:
+        with cls.lock:
+            text = cls.texts.get(etag)
+            if text is not None:
+                cls.texts.move_to_end(etag)
+            return text
+
+    @classmethod
+    def put(cls, etag: str, text: bytes) -> bytes:
+        with cls.lock:
+            if etag not in cls.texts and len(text) <= cls.LIMIT_BYTES:
+                cls.texts[etag] = text
+                cls.size += len(text)
+                while cls.size > cls.LIMIT_BYTES:
+                    cls.size -= len(cls.texts.popitem(last=False)[1])
+        return text
+
+    @classmethod
+    def variant(cls, etag: str, encoding: str, make: Callable[[], bytes]) -> bytes:
+        """The text for `etag` compressed with `encoding`, made once (`make`) and kept like the text."""
+        key = f"{etag};{encoding}"
+        return cls.get(key) or cls.put(key, make())
+
+    @classmethod
+    def clear(cls) -> None:
+        with cls.lock:
+            cls.texts.clear()
+            cls.size = 0
 
 
 # -- the dump -------------------------------------------------------------------------------------
