@@ -181,7 +181,7 @@ def signed_in(payload: dict[str, Any], roles: tuple[str, ...], read: SignedInRea
     principal and the `read` row when the token is a well-formed access token of a live sign-in of an
     active account in one of `roles`, all from one statement; None otherwise (the caller then leaves
     the request to the ordinary path, which answers 401/403 as usual). PostgreSQL only."""
-    if payload.get("type") != "access" or not well_formed(payload):
+    if payload.get("type") != "access" or not well_formed(payload) or db.engine.dialect.name != "postgresql":
         return None
     try:
         user_id = uuid.UUID(payload["sub"])

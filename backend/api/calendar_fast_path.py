@@ -27,6 +27,7 @@ import re
 import uuid
 
 import flask_compress.flask_compress as flask_compress
+import sqlalchemy as sa
 from flask import Flask
 from werkzeug.http import http_date
 
@@ -114,7 +115,10 @@ def _compression(app: Flask, accept_encoding: str | None, size: int) -> str | No
 
 def register_calendar_fast_path(app: Flask) -> None:
     """Not installed when rate limits apply to every route (RATELIMIT_DEFAULT / RATELIMIT_APPLICATION):
-    the limiter lives in Flask's hooks, and no request may pass it by."""
+    the limiter lives in Flask's hooks, and no request may pass it by. Nor off PostgreSQL (the
+    laptop's SQLite): its one-statement sign-in read is PostgreSQL's."""
     if app.config.get("RATELIMIT_DEFAULT") or app.config.get("RATELIMIT_APPLICATION"):
+        return
+    if sa.engine.make_url(app.config["SQLALCHEMY_DATABASE_URI"]).get_backend_name() != "postgresql":
         return
     app.wsgi_app = CalendarFastPath(app, app.wsgi_app)
