@@ -23,6 +23,7 @@ so nothing of either is skipped.
 """
 from __future__ import annotations
 
+import logging
 import re
 import uuid
 
@@ -51,7 +52,12 @@ class CalendarFastPath:
                 and environ.get("CONTENT_LENGTH") in (None, "", "0") and not environ.get("HTTP_TRANSFER_ENCODING"):
             match = PATH.fullmatch(environ.get("PATH_INFO", ""))
             if match is not None:
-                answer = self._answer(environ, match.group(1))
+                try:
+                    answer = self._answer(environ, match.group(1))
+                except Exception:  # noqa: BLE001 - Flask's path answers (and logs) any failure its own way
+                    logging.getLogger("cadence").warning("calendar fast path failed; answered by Flask",
+                                                         exc_info=False)
+                    answer = None
                 if answer is not None:
                     status, headers, body = answer
                     start_response(status, headers)

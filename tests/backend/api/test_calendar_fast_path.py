@@ -148,3 +148,16 @@ def test_it_is_not_installed_when_every_route_is_rate_limited(app):
     limited = create_app({**test_config(), "RATELIMIT_DEFAULT": "100 per minute"})
     assert not isinstance(limited.wsgi_app, CalendarFastPath)
     assert isinstance(app.wsgi_app, CalendarFastPath)
+
+
+def test_a_failure_in_the_fast_path_is_answered_by_flask(client, auth, nurse, patient_and_user, monkeypatch):
+    patient, _ = patient_and_user
+    headers = auth.headers(nurse)
+    etag = client.get(url(patient), headers=headers).headers["ETag"]
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the held connection broke")
+
+    monkeypatch.setattr("backend.api.calendar_fast_path.signed_in", broken)
+    assert client.get(url(patient), headers={**headers, "If-None-Match": etag}).status_code == 304
+    assert client.get(url(patient), headers=headers).status_code == 200
