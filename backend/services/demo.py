@@ -16,10 +16,21 @@ STUDIES = [
     {"code": "INET-1L", "title": "Efficacy and safety of different combination regimens of inetetamab in "
                                 "first-line treatment of HER2-positive metastatic breast cancer"},
 ]
+# The care team as the app shows it (GET /me/care-team); numbers from the reserved fictional ranges.
+CN_CARE_TEAM = {
+    "hours": {"en": "Mon–Fri 08:00–17:00", "zh-CN": "周一至周五 08:00–17:00"},
+    "out_of_hours": {"en": "Out of hours, go to the hospital's emergency department and say you are on a "
+                           "cancer trial.",
+                     "zh-CN": "非工作时间请前往医院急诊科，并告知您正在参加肿瘤临床试验。"},
+}
 SITES = [
-    {"code": "SH01", "name": "Shanghai site 1", "study": "INET-PAC-RWS", "timezone": "Asia/Shanghai", "country": "CN"},
-    {"code": "BJ01", "name": "Beijing site 1", "study": "INET-1L", "timezone": "Asia/Shanghai", "country": "CN"},
-    {"code": "LDN01", "name": "London site 1", "study": "INET-1L", "timezone": "Europe/London", "country": "GB"},
+    {"code": "SH01", "name": "Shanghai site 1", "study": "INET-PAC-RWS", "timezone": "Asia/Shanghai", "country": "CN",
+     "phone": "+86 21 5555 0101", **CN_CARE_TEAM},
+    {"code": "BJ01", "name": "Beijing site 1", "study": "INET-1L", "timezone": "Asia/Shanghai", "country": "CN",
+     "phone": "+86 10 5555 0102", **CN_CARE_TEAM},
+    {"code": "LDN01", "name": "London site 1", "study": "INET-1L", "timezone": "Europe/London", "country": "GB",
+     "phone": "+44 20 7946 0103", "hours": {"en": "Mon–Fri 09:00–17:00"},
+     "out_of_hours": {"en": "Out of hours, call the acute oncology line on +44 20 7946 0199 (24 hours)."}},
 ]
 STAFF = [
     {"username": "admin", "role": "admin"},

@@ -1,4 +1,4 @@
-"""The laptop demo (`make run`: SQLite, built-in secrets, the demo data) serves the phone's calendar.
+"""The laptop demo (`make run`: SQLite, built-in secrets, the demo data) serves the phone's calendar and care team.
 
 The suite runs on PostgreSQL; this is the one place that walks the SQLite default end to end, because
 PostgreSQL-only reads (the calendar's one-statement sign-in read and its fast path) must stay out of it.
@@ -45,6 +45,9 @@ def test_a_demo_patient_reads_and_revalidates_their_calendar_on_sqlite(tmp_path)
     again = client.get(f"/api/v1/patients/{patient_id}/calendar",
                        headers={**headers, "If-None-Match": calendar.headers["ETag"]})
     assert again.status_code == 304
+
+    care_team = client.get("/api/v1/me/care-team", headers=headers).get_json()  # patient1 reads Chinese
+    assert care_team["phone"] and care_team["hours"].startswith("周一") and "急诊" in care_team["out_of_hours"]
 
     assert client.post("/api/v1/auth/logout", headers=headers).status_code == 204
     assert client.get(f"/api/v1/patients/{patient_id}/calendar", headers=headers).status_code == 401
