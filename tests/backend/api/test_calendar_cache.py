@@ -14,27 +14,8 @@ from backend.models.audit import record
 from backend.services import calendar_reads
 from backend.services.calendar_reads import CalendarBodies
 from tests.backend.api.test_calendar_reads import statements
-from tests.factories import SiteFactory, UserFactory, staff_for
+from tests.factories import SiteFactory, UserFactory
 from tests.factories_patients import enrol, events_by_key
-
-
-@pytest.fixture()
-def site(db):
-    return SiteFactory(code="SH01")
-
-
-@pytest.fixture()
-def nurse(site):
-    return staff_for(site)["nurse"]
-
-
-@pytest.fixture()
-def patient_and_user(site):
-    user = UserFactory(role="patient")
-    patient = enrol(site)
-    patient.user_id = user.id
-    db.session.commit()
-    return patient, user
 
 
 def url(patient):

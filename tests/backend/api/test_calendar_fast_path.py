@@ -10,28 +10,7 @@ import jwt
 import pytest
 
 from backend.api.calendar_fast_path import CalendarFastPath
-from backend.extensions import db
-from tests.factories import SiteFactory, UserFactory, staff_for
-from tests.factories_patients import enrol
-
-
-@pytest.fixture()
-def site(db):
-    return SiteFactory(code="SH01")
-
-
-@pytest.fixture()
-def nurse(site):
-    return staff_for(site)["nurse"]
-
-
-@pytest.fixture()
-def patient_and_user(site):
-    user = UserFactory(role="patient")
-    patient = enrol(site)
-    patient.user_id = user.id
-    db.session.commit()
-    return patient, user
+from tests.factories import SiteFactory, UserFactory
 
 
 @pytest.fixture()

@@ -15,18 +15,8 @@ from backend.models import CalendarVersion, Event
 from backend.schemas.calendars import CalendarSchema, PatientCalendarSchema
 from backend.services import calendar_reads
 from backend.services.calendar_reads import calendar_body, dump_calendar, encode_calendar, load_events
-from tests.factories import SiteFactory, UserFactory, staff_for
+from tests.factories import SiteFactory, UserFactory
 from tests.factories_patients import enrol, events_by_key, site_today
-
-
-@pytest.fixture()
-def site(db):
-    return SiteFactory(code="SH01")
-
-
-@pytest.fixture()
-def nurse(site):
-    return staff_for(site)["nurse"]
 
 
 def url(patient):

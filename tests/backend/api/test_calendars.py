@@ -10,21 +10,11 @@ import pytest
 import sqlalchemy as sa
 
 from backend.models import AuditRecord
-from tests.factories import PASSWORD, SiteFactory, staff_for
+from tests.factories import PASSWORD
 from tests.factories_patients import enrol, events_by_key, monday_after, site_today
 
 D = timedelta
 DRUG_NAMES = ("inetetamab", "paclitaxel", "pertuzumab", "docetaxel", "pyrotinib", "vinorelbine", "INET")
-
-
-@pytest.fixture()
-def site(db):
-    return SiteFactory(code="SH01")
-
-
-@pytest.fixture()
-def nurse(site):
-    return staff_for(site)["nurse"]
 
 
 def url(patient, event=None):

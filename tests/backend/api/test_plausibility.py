@@ -16,16 +16,6 @@ from tests.factories_patients import enrol, events_by_key, monday_after, site_to
 D = timedelta
 
 
-@pytest.fixture()
-def site(db):
-    return SiteFactory(code="SH01")
-
-
-@pytest.fixture()
-def nurse(site):
-    return staff_for(site)["nurse"]
-
-
 def counts(db):
     db.session.rollback()
     return (db.session.scalar(sa.select(sa.func.count()).select_from(Event)),
