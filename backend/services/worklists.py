@@ -27,121 +27,38 @@ One thing, one row: a row about an event that a more urgent row is already about
 scan PFS needs is not also "due"). Every visit's state comes from `calendar_events.state_of`, the
 function behind the calendar's ``state``.
 
-Everything is set-based: a fixed number of queries per site whatever its size (PFS histories in
-chunks of 500 patients, and only for the patients PFS can flag), no query per patient (see ``bench/worklist.py``). The console calls
-:func:`worklist_rows` directly.
+Everything is set-based: a fixed number of queries per site whatever its size (PFS histories only for
+the patients PFS can flag), no query per patient, read as plain Core rows, event ids as text (see
+``bench/worklist.py``). The console calls :func:`worklist_rows` directly.
 """
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable
 from datetime import date, timedelta
-from typing import Any, NamedTuple
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 
 from backend.auth import Principal, can_see_site
 from backend.errors import NotFound
 from backend.extensions import db
-from backend.models import Event, Patient, Site, Study
+from backend.models import Event, Patient, Site
 from backend.services.alerts import open_alerts_for_site
 from backend.services.assessments import ON_STUDY, site_today
 from backend.services.calendar_events import state_of
+from backend.services.pfs import core_connection
+from backend.services.worklist_parts import (N_, Np_, PatientRef, Phrase, Row, SiteDay, WorklistSource, booked,
+                                             collector_paused, row)
 from backend.services.worklist_pfs import derive_remembered, pfs_candidates
 from schedules.pfs import MISSED, OPEN, UPCOMING, PfsResult
 
-Row = dict[str, Any]
-
-PRIORITIES = {
-    "symptom_alert": 1,
-    "pfs_at_risk": 2,
-    "visit_overdue": 3,
-    "no_baseline": 4,
-    "visit_due": 5,
-    "survey_nonresponse": 6,
-}
-KINDS = tuple(PRIORITIES)
 DUE_DAYS = 7
 CLINIC_VISIT_KINDS = ("dose", "tumor_assessment")
 NONRESPONSE_SURVEYS = 2
 _CHUNK = 500
-
-
-class PatientRef(NamedTuple):
-    """What the worklist needs of a patient (and what `services.pfs.derive_many` reads)."""
-
-    id: uuid.UUID
-    subject_id: str
-    first_dose_date: date
-    study: Study
-
-
-@dataclass
-class SiteDay:
-    """One site on one day, with its on-study patients loaded once for every source."""
-
-    site: Site
-    day: date
-    patients: dict[uuid.UUID, PatientRef] = field(default_factory=dict)
-
-
-WorklistSource = Callable[[SiteDay], list[Row]]
-
-
-def N_(msgid: str) -> str:
-    """Marks a message id for extraction (`make translations`); the console translates it when shown."""
-    return msgid
-
-
-def Np_(singular: str, plural: str) -> tuple[str, str]:
-    """Marks a singular/plural pair for extraction; ``%(num)s`` is the count."""
-    return singular, plural
-
-
-@dataclass(frozen=True)
-class Phrase:
-    """A piece of a row's sentence kept as its message id and values: the API answers its English
-    (:meth:`english`), the console translates the message id (Flask-Babel) and fills in the values."""
-
-    message: str | tuple[str, str]
-    params: dict[str, Any] = field(default_factory=dict)
-
-    def english(self) -> str:
-        text = self.message
-        if isinstance(text, tuple):
-            text = text[0] if self.params["num"] == 1 else text[1]
-        return text % self.params  # %s shows a date as YYYY-MM-DD, as the contract writes dates
-
-
-Text = Phrase | str | tuple[Phrase | str, ...]  # a plain str is shown as it is, untranslated
-
-
-def row(kind: str, patient: Any, what: Text, due_date: date | None, action: Text, *, event_id: Any = None,
-        alert_id: Any = None, days_overdue: int | None = None, priority: int | None = None) -> Row:
-    """A row; ``what`` and ``action`` in English, their phrases under ``text`` for the console (not on the wire)."""
-    what, action = (t if isinstance(t, tuple) else (t,) for t in (what, action))
-    return {"priority": priority or PRIORITIES[kind], "kind": kind, "patient_id": str(patient.id),
-            "subject_id": patient.subject_id, "event_id": str(event_id) if event_id else None,
-            "alert_id": str(alert_id) if alert_id else None, "days_overdue": days_overdue,
-            "due_date": due_date, "what": "".join(map(_english, what)),
-            "action": "".join(map(_english, action)), "text": {"what": what, "action": action}}
-
-
-def _english(part: Phrase | str) -> str:
-    return part if isinstance(part, str) else part.english()
-
-
-def booked(appointment: Any, on: date) -> Phrase | None:
-    """The booking of a planned clinic visit (backend.services.appointments), if it has one."""
-    if appointment is None or appointment.status != "planned" or appointment.appointment_time is None:
-        return None
-    params = {"date": on, "time": appointment.appointment_time.strftime("%H:%M")}
-    if appointment.appointment_location:
-        return Phrase(N_("Booked for %(date)s at %(time)s (%(location)s)"),
-                      {**params, "location": appointment.appointment_location})
-    return Phrase(N_("Booked for %(date)s at %(time)s"), params)
 
 
 # -- sources --------------------------------------------------------------------------------------
@@ -213,23 +130,40 @@ def pfs_rows(ctx: SiteDay) -> list[Row]:
     return rows
 
 
+def _event_id() -> sa.ColumnElement[str]:
+    """The event id as text, formatted by the database (as `str(uuid)` would: lowercase, hyphenated), so the
+    thousands of rows of a large site build no UUID objects only to print them."""
+    return sa.cast(Event.id, sa.Text).label("id")
+
+
 def _scan_events(wanted: dict[uuid.UUID, int]) -> dict[uuid.UUID, Any]:
     """The calendar event of each patient's scan to book (PFS visit k is the event keyed `assessment:{k}`, as
-    `services.pfs.calendar_scans` finds it), with its status and booking: one exact (patient, key) probe each."""
-    pairs = [(patient_id, f"assessment:{number}") for patient_id, number in wanted.items()]
+    `services.pfs.calendar_scans` finds it), with its status and booking: one exact (patient, key) probe each,
+    on PostgreSQL as one statement joining the pairs (two array parameters, `unnest`) to the unique index."""
+    if not wanted:
+        return {}
+    columns = (Event.patient_id, _event_id(), Event.target_date, Event.status, Event.appointment_time,
+               Event.appointment_location)
+    connection = core_connection()
+    if connection.dialect.name == "postgresql":
+        pairs = sa.func.unnest(sa.bindparam("scan_patients", list(wanted), type_=postgresql.ARRAY(sa.Uuid())),
+                               sa.bindparam("scan_keys", [f"assessment:{n}" for n in wanted.values()],
+                                            type_=postgresql.ARRAY(sa.Text()))
+                               ).table_valued("patient_id", "key").render_derived("wanted")
+        return {event.patient_id: event for event in connection.execute(
+            sa.select(*columns).join(pairs, sa.and_(Event.patient_id == pairs.c.patient_id, Event.key == pairs.c.key)))}
+    keys = [(patient_id, f"assessment:{number}") for patient_id, number in wanted.items()]
     found = {}
-    for start in range(0, len(pairs), _CHUNK):
-        for event in db.session.execute(
-                sa.select(Event.patient_id, Event.id, Event.target_date, Event.status, Event.appointment_time,
-                          Event.appointment_location)
-                .where(sa.tuple_(Event.patient_id, Event.key).in_(pairs[start:start + _CHUNK]))):
+    for start in range(0, len(keys), _CHUNK):
+        for event in connection.execute(sa.select(*columns).where(
+                sa.tuple_(Event.patient_id, Event.key).in_(keys[start:start + _CHUNK]))):
             found[event.patient_id] = event
     return found
 
 
 def _site_visits(ctx: SiteDay, *conditions) -> sa.Select:
     """Planned clinic visits (doses, tumour assessments) of the site's on-study patients."""
-    return (sa.select(Event.id, Event.patient_id, Event.kind, Event.label, Event.status, Event.target_date,
+    return (sa.select(_event_id(), Event.patient_id, Event.kind, Event.label, Event.status, Event.target_date,
                       Event.window_start, Event.window_end, Event.appointment_time, Event.appointment_location)
             .join(Patient, Patient.id == Event.patient_id)
             .where(Patient.site_id == ctx.site.id, Patient.status.in_(ON_STUDY),
@@ -250,7 +184,7 @@ def overdue_rows(ctx: SiteDay) -> list[Row]:
         sa.func.row_number().over(partition_by=Event.patient_id,
                                   order_by=(Event.window_end, Event.target_date, Event.id)).label("rank")).subquery()
     rows = []
-    for event in db.session.execute(sa.select(visits).where(visits.c.rank == 1)):
+    for event in core_connection().execute(sa.select(visits).where(visits.c.rank == 1)):
         patient = ctx.patients.get(event.patient_id)
         state = state_of(event, ctx.day)
         if patient is None or state.state != "overdue":
@@ -276,7 +210,7 @@ def due_rows(ctx: SiteDay) -> list[Row]:
     day, week_end = ctx.day, ctx.day + timedelta(days=DUE_DAYS)
     rows = []
     # Due (window_start <= day) or planned before week_end (so window_start < week_end too).
-    for event in db.session.execute(_site_visits(ctx, Event.window_start < week_end, Event.window_end >= day,
+    for event in core_connection().execute(_site_visits(ctx, Event.window_start < week_end, Event.window_end >= day,
                                                  sa.or_(Event.window_start <= day, Event.target_date < week_end))):
         patient = ctx.patients.get(event.patient_id)
         state = state_of(event, day)
@@ -306,12 +240,12 @@ def survey_rows(ctx: SiteDay) -> list[Row]:
         return []
     patients = (sa.select(Patient.id).where(Patient.site_id == ctx.site.id, Patient.status.in_(ON_STUDY))
                 .subquery())
-    latest = (sa.select(Event.id, Event.label, Event.status, Event.window_end)
+    latest = (sa.select(_event_id(), Event.label, Event.status, Event.window_end)
               .where(Event.patient_id == patients.c.id, Event.kind == "symptom_survey", Event.status != "cancelled",
                      Event.window_end < ctx.day)
               .order_by(Event.window_end.desc()).limit(NONRESPONSE_SURVEYS).lateral())
     last: dict[uuid.UUID, list[Any]] = {}
-    for survey in db.session.execute(
+    for survey in core_connection().execute(
             sa.select(patients.c.id.label("patient_id"), latest).select_from(patients.join(latest, sa.true()))
             .order_by(patients.c.id, latest.c.window_end.desc())):
         last.setdefault(survey.patient_id, []).append(survey)
@@ -337,7 +271,7 @@ WORKLIST_SOURCES: list[WorklistSource] = [alert_rows, pfs_rows, overdue_rows, du
 
 def _on_study(site: Site) -> dict[uuid.UUID, PatientRef]:
     study = site.study
-    return {r.id: PatientRef(r.id, r.subject_id, r.first_dose_date, study) for r in db.session.execute(
+    return {r.id: PatientRef(r.id, r.subject_id, r.first_dose_date, study, str(r.id)) for r in core_connection().execute(
         sa.select(Patient.id, Patient.subject_id, Patient.first_dose_date)
         .where(Patient.site_id == site.id, Patient.status.in_(ON_STUDY)))}
 
@@ -362,8 +296,9 @@ def _one_row_per_thing(rows: Iterable[Row]) -> list[Row]:
 
 def worklist_rows(site: Site, day: date) -> list[Row]:
     """The worklist of `site` on `day` (the caller checks scope): row dicts, most urgent first."""
-    ctx = SiteDay(site, day, _on_study(site))
-    return _one_row_per_thing(r for source in WORKLIST_SOURCES for r in source(ctx))
+    with collector_paused():
+        ctx = SiteDay(site, day, _on_study(site))
+        return _one_row_per_thing(r for source in WORKLIST_SOURCES for r in source(ctx))
 
 
 def site_worklist(principal: Principal, code: str, day: date | None = None) -> list[Row]:
