@@ -94,7 +94,7 @@ def pfs_rows(ctx: SiteDay) -> list[Row]:
     patients = pfs_candidates(ctx.site.id, ctx.day, list(ctx.patients.values()), ctx.site.study)
     results = derive_remembered(patients, ctx.day, ctx.site.study)
     at_risk = [p for p in patients if results[p.id].at_risk]
-    wanted = {p.id: visit.number for p in at_risk if (visit := _scan_to_book(results[p.id])) is not None}
+    wanted = {p.key: visit.number for p in at_risk if (visit := _scan_to_book(results[p.id])) is not None}
     scans = _scan_events(wanted)
     rows = []
     for patient in patients:
@@ -110,7 +110,7 @@ def pfs_rows(ctx: SiteDay) -> list[Row]:
         deadline = result.protect_deadline
         since = result.last_adequate_assessment or patient.first_dose_date
         visit = _scan_to_book(result)
-        scan = scans.get(patient.id) if visit is not None else None
+        scan = scans.get(patient.key) if visit is not None else None
         booking = booked(scan, scan.target_date) if scan else None
         what = Phrase(Np_("PFS at risk: %(num)s tumour assessment missed since %(since)s",
                           "PFS at risk: %(num)s tumour assessments missed since %(since)s"),
@@ -136,29 +136,27 @@ def _event_id() -> sa.ColumnElement[str]:
     return sa.cast(Event.id, sa.Text).label("id")
 
 
-def _scan_events(wanted: dict[uuid.UUID, int]) -> dict[uuid.UUID, Any]:
+def _scan_events(wanted: dict[str, int]) -> dict[str, Any]:
     """The calendar event of each patient's scan to book (PFS visit k is the event keyed `assessment:{k}`, as
-    `services.pfs.calendar_scans` finds it), with its status and booking: one exact (patient, key) probe each,
-    on PostgreSQL as one statement joining the pairs (two array parameters, `unnest`) to the unique index."""
+    `services.pfs.calendar_scans` finds it), with its status and booking, by patient id (as text): one exact
+    (patient, key) probe of the unique index each, on PostgreSQL as one statement joining the pairs, sent as one
+    JSON parameter (a single string to send, where arrays of ids are encoded element by element)."""
     if not wanted:
         return {}
-    columns = (Event.patient_id, _event_id(), Event.target_date, Event.status, Event.appointment_time,
-               Event.appointment_location)
+    columns = (sa.cast(Event.patient_id, sa.Text).label("patient_id"), _event_id(), Event.target_date, Event.status,
+               Event.appointment_time, Event.appointment_location)
     connection = core_connection()
     if connection.dialect.name == "postgresql":
-        pairs = sa.func.unnest(sa.bindparam("scan_patients", list(wanted), type_=postgresql.ARRAY(sa.Uuid())),
-                               sa.bindparam("scan_keys", [f"assessment:{n}" for n in wanted.values()],
-                                            type_=postgresql.ARRAY(sa.Text()))
-                               ).table_valued("patient_id", "key").render_derived("wanted")
-        return {event.patient_id: event for event in connection.execute(
-            sa.select(*columns).join(pairs, sa.and_(Event.patient_id == pairs.c.patient_id, Event.key == pairs.c.key)))}
-    keys = [(patient_id, f"assessment:{number}") for patient_id, number in wanted.items()]
-    found = {}
-    for start in range(0, len(keys), _CHUNK):
-        for event in connection.execute(sa.select(*columns).where(
-                sa.tuple_(Event.patient_id, Event.key).in_(keys[start:start + _CHUNK]))):
-            found[event.patient_id] = event
-    return found
+        pairs = sa.func.json_to_recordset(sa.bindparam(
+            "scans", [{"patient_id": key, "key": f"assessment:{number}"} for key, number in wanted.items()],
+            type_=postgresql.JSON)).table_valued(sa.column("patient_id", sa.Uuid), sa.column("key", sa.Text)
+                                                 ).render_derived("wanted", with_types=True)
+        statement = sa.select(*columns).join(pairs, sa.and_(Event.patient_id == pairs.c.patient_id,
+                                                            Event.key == pairs.c.key))
+        return {event.patient_id: event for event in connection.execute(statement).all()}
+    keys = [(uuid.UUID(key), f"assessment:{number}") for key, number in wanted.items()]
+    return {event.patient_id: event for start in range(0, len(keys), _CHUNK) for event in connection.execute(
+        sa.select(*columns).where(sa.tuple_(Event.patient_id, Event.key).in_(keys[start:start + _CHUNK]))).all()}
 
 
 def _site_visits(ctx: SiteDay, *conditions) -> sa.Select:
@@ -184,7 +182,7 @@ def overdue_rows(ctx: SiteDay) -> list[Row]:
         sa.func.row_number().over(partition_by=Event.patient_id,
                                   order_by=(Event.window_end, Event.target_date, Event.id)).label("rank")).subquery()
     rows = []
-    for event in core_connection().execute(sa.select(visits).where(visits.c.rank == 1)):
+    for event in core_connection().execute(sa.select(visits).where(visits.c.rank == 1)).all():
         patient = ctx.patients.get(event.patient_id)
         state = state_of(event, ctx.day)
         if patient is None or state.state != "overdue":
@@ -211,7 +209,7 @@ def due_rows(ctx: SiteDay) -> list[Row]:
     rows = []
     # Due (window_start <= day) or planned before week_end (so window_start < week_end too).
     for event in core_connection().execute(_site_visits(ctx, Event.window_start < week_end, Event.window_end >= day,
-                                                 sa.or_(Event.window_start <= day, Event.target_date < week_end))):
+                                                 sa.or_(Event.window_start <= day, Event.target_date < week_end))).all():
         patient = ctx.patients.get(event.patient_id)
         state = state_of(event, day)
         if patient is None or state.state not in ("due", "upcoming"):
@@ -234,8 +232,9 @@ def due_rows(ctx: SiteDay) -> list[Row]:
 
 
 def survey_rows(ctx: SiteDay) -> list[Row]:
-    """Patients whose last two weekly surveys with a closed window were not completed: one query
-    (the last two per patient through a LATERAL join on the patient's surveys by window end)."""
+    """Patients whose last two weekly surveys with a closed window were not completed: one query (the last two
+    per patient through a LATERAL join on the patient's surveys by window end), answering only those patients,
+    with the latest of their two surveys."""
     if not ctx.patients:
         return []
     patients = (sa.select(Patient.id).where(Patient.site_id == ctx.site.id, Patient.status.in_(ON_STUDY))
@@ -244,23 +243,24 @@ def survey_rows(ctx: SiteDay) -> list[Row]:
               .where(Event.patient_id == patients.c.id, Event.kind == "symptom_survey", Event.status != "cancelled",
                      Event.window_end < ctx.day)
               .order_by(Event.window_end.desc()).limit(NONRESPONSE_SURVEYS).lateral())
-    last: dict[uuid.UUID, list[Any]] = {}
-    for survey in core_connection().execute(
-            sa.select(patients.c.id.label("patient_id"), latest).select_from(patients.join(latest, sa.true()))
-            .order_by(patients.c.id, latest.c.window_end.desc())):
-        last.setdefault(survey.patient_id, []).append(survey)
+    per_patient = {"partition_by": patients.c.id}
+    last = (sa.select(patients.c.id.label("patient_id"), latest,
+                      sa.func.count().over(**per_patient).label("surveys"),
+                      sa.func.count().filter(latest.c.status == "completed").over(**per_patient).label("completed"),
+                      sa.func.row_number().over(**per_patient, order_by=latest.c.window_end.desc()).label("rank"))
+            .select_from(patients.join(latest, sa.true())).subquery())
     rows = []
-    for patient_id, surveys in last.items():
-        patient = ctx.patients.get(patient_id)
-        if patient is None or len(surveys) < NONRESPONSE_SURVEYS or any(s.status == "completed" for s in surveys):
+    for survey in core_connection().execute(sa.select(last).where(
+            last.c.rank == 1, last.c.surveys == NONRESPONSE_SURVEYS, last.c.completed == 0)).all():
+        patient = ctx.patients.get(survey.patient_id)
+        if patient is None:
             continue
-        latest = surveys[0]
         rows.append(row("survey_nonresponse", patient,
                         Phrase(N_("The last %(count)s weekly symptom surveys were not completed (latest: %(label)s, "
                                   "closed %(end)s)"),
-                               {"count": NONRESPONSE_SURVEYS, "label": latest.label, "end": latest.window_end}),
-                        latest.window_end, Phrase(N_("Call the patient: check on their symptoms and help with the app")),
-                        event_id=latest.id))
+                               {"count": NONRESPONSE_SURVEYS, "label": survey.label, "end": survey.window_end}),
+                        survey.window_end, Phrase(N_("Call the patient: check on their symptoms and help with the app")),
+                        event_id=survey.id))
     return rows
 
 
