@@ -131,10 +131,12 @@ def _derive(first_dose: date, rules: StudyRules, history: History, day: date) ->
     return derive(_Subject(first_dose, rules), history, day)
 
 
-def derive_remembered(patients: Sequence[Any], day: date, study: Study) -> dict[uuid.UUID, PfsResult]:
+def derive_remembered(patients: Sequence[Any], day: date, study: Study,
+                      among: sa.ColumnElement[bool] | None = None) -> dict[uuid.UUID, PfsResult]:
     """PFS on ``day`` of patients of one study (with ``id`` and ``first_dose_date``), as `services.pfs.derive_many`
-    gives it: the same loading, evaluation date and derivation, a derivation run only for inputs not seen before."""
+    gives it: the same loading (``among``: a condition on `Patient` they all meet, see `load_histories`),
+    evaluation date and derivation, a derivation run only for inputs not seen before."""
     rules = StudyRules.of(study)
-    histories = load_histories(p.id for p in patients)
+    histories = load_histories((p.id for p in patients), among)
     return {p.id: _derive(p.first_dose_date, rules, histories[p.id], evaluation_date(p, day))
             for p in patients}

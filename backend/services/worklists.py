@@ -92,7 +92,7 @@ def pfs_rows(ctx: SiteDay) -> list[Row]:
     """PFS at risk and no baseline, from the derivation behind GET /pfs (`services.pfs.derive`, remembered), run
     for the patients it can flag (`services.worklist_pfs.pfs_candidates`, `derive_remembered`)."""
     patients = pfs_candidates(ctx.site.id, ctx.day, list(ctx.patients.values()), ctx.site.study)
-    results = derive_remembered(patients, ctx.day, ctx.site.study)
+    results = derive_remembered(patients, ctx.day, ctx.site.study, _at_site(ctx.site))
     at_risk = [p for p in patients if results[p.id].at_risk]
     wanted = {p.key: visit.number for p in at_risk if (visit := _scan_to_book(results[p.id])) is not None}
     scans = _scan_events(wanted)
@@ -159,13 +159,17 @@ def _scan_events(wanted: dict[str, int]) -> dict[str, Any]:
         sa.select(*columns).where(sa.tuple_(Event.patient_id, Event.key).in_(keys[start:start + _CHUNK]))).all()}
 
 
+def _at_site(site: Site) -> sa.ColumnElement[bool]:
+    """The site's on-study patients (`SiteDay.patients`), as a condition on `Patient`."""
+    return sa.and_(Patient.site_id == site.id, Patient.status.in_(ON_STUDY))
+
+
 def _site_visits(ctx: SiteDay, *conditions) -> sa.Select:
     """Planned clinic visits (doses, tumour assessments) of the site's on-study patients."""
     return (sa.select(_event_id(), Event.patient_id, Event.kind, Event.label, Event.status, Event.target_date,
                       Event.window_start, Event.window_end, Event.appointment_time, Event.appointment_location)
             .join(Patient, Patient.id == Event.patient_id)
-            .where(Patient.site_id == ctx.site.id, Patient.status.in_(ON_STUDY),
-                   Event.kind.in_(CLINIC_VISIT_KINDS), Event.status == "planned", *conditions))
+            .where(_at_site(ctx.site), Event.kind.in_(CLINIC_VISIT_KINDS), Event.status == "planned", *conditions))
 
 
 def overdue_rows(ctx: SiteDay) -> list[Row]:
@@ -237,8 +241,7 @@ def survey_rows(ctx: SiteDay) -> list[Row]:
     with the latest of their two surveys."""
     if not ctx.patients:
         return []
-    patients = (sa.select(Patient.id).where(Patient.site_id == ctx.site.id, Patient.status.in_(ON_STUDY))
-                .subquery())
+    patients = sa.select(Patient.id).where(_at_site(ctx.site)).subquery()
     latest = (sa.select(_event_id(), Event.label, Event.status, Event.window_end)
               .where(Event.patient_id == patients.c.id, Event.kind == "symptom_survey", Event.status != "cancelled",
                      Event.window_end < ctx.day)
@@ -271,9 +274,9 @@ WORKLIST_SOURCES: list[WorklistSource] = [alert_rows, pfs_rows, overdue_rows, du
 
 def _on_study(site: Site) -> dict[uuid.UUID, PatientRef]:
     study = site.study
-    return {r.id: PatientRef(r.id, r.subject_id, r.first_dose_date, study, str(r.id)) for r in core_connection().execute(
-        sa.select(Patient.id, Patient.subject_id, Patient.first_dose_date)
-        .where(Patient.site_id == site.id, Patient.status.in_(ON_STUDY)))}
+    return {r.id: PatientRef(r.id, r.subject_id, r.first_dose_date, study, r.key) for r in core_connection().execute(
+        sa.select(Patient.id, Patient.subject_id, Patient.first_dose_date, sa.cast(Patient.id, sa.Text).label("key"))
+        .where(_at_site(site))).all()}
 
 
 def _sort_key(r: Row) -> tuple:

@@ -15,9 +15,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from backend.extensions import db as _db
-from backend.models import PatientOutcome, TumourAssessment
+from backend.models import Patient, PatientOutcome, TumourAssessment
 from backend.services import worklists
-from backend.services.pfs import derive_many, schedule_for
+from backend.services.pfs import derive_many, load_histories, schedule_for
 from backend.services.worklist_pfs import (PfsSummary, WindowOffsets, derive_remembered, may_be_flagged,
                                            pfs_candidates)
 from schedules import pfs
@@ -113,7 +113,15 @@ def test_the_worklist_rows_equal_those_of_a_full_derivation(db, monkeypatch):
     everyone = list(site_day.patients.values())
     expected = {pid: result for pid, (_, result) in derive_many(everyone, DAY).items()}
     assert derive_remembered(everyone, DAY, site.study) == expected
+    # Histories read by joining the site's patients are those read by the patients' ids (others skipped).
+    some = [p.id for p in everyone[::3]]
+    assert load_histories(some, Patient.site_id == site.id) == load_histories(some)
+    assert derive_remembered(everyone, DAY, site.study, Patient.site_id == site.id) == expected
     assert derive_remembered(everyone, DAY, site.study) == expected
+    # Histories read by joining the site's patients are those read by the patients' ids (others skipped).
+    some = [p.id for p in everyone[::3]]
+    assert load_histories(some, Patient.site_id == site.id) == load_histories(some)
+    assert derive_remembered(everyone, DAY, site.study, Patient.site_id == site.id) == expected
 
     filtered = worklists.pfs_rows(site_day)
     monkeypatch.setattr(worklists, "pfs_candidates", lambda site_id, day, patients, study: patients)
