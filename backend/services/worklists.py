@@ -205,33 +205,40 @@ def overdue_rows(ctx: SiteDay) -> list[Row]:
     return rows
 
 
+CONFIRM_VISIT = Phrase(N_("Confirm the visit with the patient"))
+CONFIRM_VISIT_BOOKED = Phrase(N_(": confirm the visit with the patient"))
+CONFIRM_SCAN_BOOKED = Phrase(N_(": confirm the appointment with the patient"))
+
+
 def due_rows(ctx: SiteDay) -> list[Row]:
-    """Clinic visits due (window open today) or planned within the next 7 days, one row each."""
+    """Clinic visits due (window open today) or planned within the next 7 days, one row each.
+
+    The most numerous rows of a large site (one per visit): columns are unpacked once, the phrases without
+    values are shared."""
     if not ctx.patients:
         return []
     day, week_end = ctx.day, ctx.day + timedelta(days=DUE_DAYS)
+    patients = ctx.patients
     rows = []
     # Due (window_start <= day) or planned before week_end (so window_start < week_end too).
     for event in core_connection().execute(_site_visits(ctx, Event.window_start < week_end, Event.window_end >= day,
                                                  sa.or_(Event.window_start <= day, Event.target_date < week_end))).all():
-        patient = ctx.patients.get(event.patient_id)
-        state = state_of(event, day)
-        if patient is None or state.state not in ("due", "upcoming"):
+        event_id, patient_id, kind, label, _, target, start, end = event[:8]
+        patient = patients.get(patient_id)
+        if patient is None or state_of(event, day).state not in ("due", "upcoming"):
             continue
-        window = {"label": event.label, "target": event.target_date, "start": event.window_start,
-                  "end": event.window_end}
-        booking = booked(event, event.target_date)
-        if event.kind == "tumor_assessment":
+        window = {"label": label, "target": target, "start": start, "end": end}
+        booking = booked(event, target)
+        if kind == "tumor_assessment":
             what = Phrase(Np_("%(label)s planned %(target)s: window %(start)s to %(end)s closes in %(num)s day",
                               "%(label)s planned %(target)s: window %(start)s to %(end)s closes in %(num)s days"),
-                          {**window, "num": (event.window_end - day).days})
-            action = ((booking, Phrase(N_(": confirm the appointment with the patient"))) if booking else
+                          {**window, "num": (end - day).days})
+            action = ((booking, CONFIRM_SCAN_BOOKED) if booking else
                       Phrase(N_("Book the scan on or before %(end)s, or confirm the appointment"), window))
         else:
             what = Phrase(N_("%(label)s planned %(target)s (window %(start)s to %(end)s)"), window)
-            action = ((booking, Phrase(N_(": confirm the visit with the patient"))) if booking else
-                      Phrase(N_("Confirm the visit with the patient")))
-        rows.append(row("visit_due", patient, what, event.target_date, action, event_id=event.id))
+            action = (booking, CONFIRM_VISIT_BOOKED) if booking else CONFIRM_VISIT
+        rows.append(row("visit_due", patient, what, target, action, event_id=event_id))
     return rows
 
 
