@@ -33,10 +33,10 @@ from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 
-from backend.extensions import db
 from backend.models import Patient, Study, TumourAssessment
 from backend.services.assessments import ON_STUDY
-from backend.services.pfs import History, assessment_plan, derive, evaluation_date, load_histories
+from backend.services.pfs import (History, assessment_plan, core_connection, derive, evaluation_date,
+                                  load_histories)
 from schedules.pfs import ADEQUATE_RESPONSES, PfsResult
 
 
@@ -89,7 +89,7 @@ def pfs_summaries(site_id: uuid.UUID, day: date) -> dict[uuid.UUID, PfsSummary]:
             .join(Patient, Patient.id == ta.patient_id)
             .where(Patient.site_id == site_id, Patient.status.in_(ON_STUDY), ta.date <= day)
             .group_by(ta.patient_id))
-    return {row.patient_id: PfsSummary(bool(row.baseline), row.last) for row in db.session.execute(stmt)}
+    return {pid: PfsSummary(bool(baseline), last) for pid, baseline, last in core_connection().execute(stmt).all()}
 
 
 def pfs_candidates(site_id: uuid.UUID, day: date, patients: Sequence[Any], study: Study) -> list[Any]:
