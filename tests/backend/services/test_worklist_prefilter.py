@@ -113,14 +113,14 @@ def test_the_worklist_rows_equal_those_of_a_full_derivation(db, monkeypatch):
     everyone = list(site_day.patients.values())
     expected = {pid: result for pid, (_, result) in derive_many(everyone, DAY).items()}
     assert derive_remembered(everyone, DAY, site.study) == expected
-    # Histories read by joining the site's patients are those read by the patients' ids (others skipped).
-    some = [p.id for p in everyone[::3]]
-    assert load_histories(some, Patient.site_id == site.id) == load_histories(some)
-    assert derive_remembered(everyone, DAY, site.study, Patient.site_id == site.id) == expected
     assert derive_remembered(everyone, DAY, site.study) == expected
     # Histories read by joining the site's patients are those read by the patients' ids (others skipped).
     some = [p.id for p in everyone[::3]]
-    assert load_histories(some, Patient.site_id == site.id) == load_histories(some)
+
+    def unordered(histories):  # neither query orders its rows
+        return {pid: (sorted(map(repr, h.assessments)), sorted(map(repr, h.outcomes))) for pid, h in histories.items()}
+
+    assert unordered(load_histories(some, Patient.site_id == site.id)) == unordered(load_histories(some))
     assert derive_remembered(everyone, DAY, site.study, Patient.site_id == site.id) == expected
 
     filtered = worklists.pfs_rows(site_day)
