@@ -85,27 +85,38 @@ def chunks(ids: Sequence[uuid.UUID]) -> list[Sequence[uuid.UUID]]:
     return [ids[start:start + _CHUNK] for start in range(0, len(ids), _CHUNK)]
 
 
-def load_histories(patient_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, History]:
+def load_histories(patient_ids: Iterable[uuid.UUID],
+                   among: sa.ColumnElement[bool] | None = None) -> dict[uuid.UUID, History]:
     """Assessments and outcomes of many patients: two queries (per chunk of patients), only the columns
-    `schedules.pfs` reads, as plain tuples (no ORM objects)."""
+    `schedules.pfs` reads, as plain tuples (no ORM objects).
+
+    ``among``, a condition on `Patient` that every one of the patients meets (their site, say), reads the
+    histories by joining the patients on it instead of sending the ids: one statement per table whatever the
+    number of patients, rows of other patients it matches skipped."""
     ids = list(patient_ids)
     assessments: dict[uuid.UUID, list[pfs.Assessment]] = {pid: [] for pid in ids}
     outcomes: dict[uuid.UUID, list[pfs.Outcome]] = {pid: [] for pid in ids}
+    ta, po = TumourAssessment, PatientOutcome
+    # most assessments list no scan dates: decode the JSON only where there are some
+    read_assessments = sa.select(ta.patient_id, ta.date, ta.overall_response, ta.baseline, ta.new_lesion_date,
+                                 sa.func.nullif(sa.cast(ta.scan_dates, sa.Text), "[]"))
+    read_outcomes = sa.select(po.patient_id, po.type, po.date)
+    if among is not None:
+        statements = [(read_assessments.join(Patient, Patient.id == ta.patient_id).where(among),
+                       read_outcomes.join(Patient, Patient.id == po.patient_id).where(among))] if ids else []
+    else:
+        statements = [(read_assessments.where(ids_filter(ta.patient_id, chunk)),
+                       read_outcomes.where(ids_filter(po.patient_id, chunk))) for chunk in chunks(ids)]
     connection = core_connection()
-    for chunk in chunks(ids):
-        for pid, day, overall, baseline, new_lesion, scans in connection.execute(
-                sa.select(TumourAssessment.patient_id, TumourAssessment.date, TumourAssessment.overall_response,
-                          TumourAssessment.baseline, TumourAssessment.new_lesion_date,
-                          # most assessments list no scan dates: decode the JSON only where there are some
-                          sa.func.nullif(sa.cast(TumourAssessment.scan_dates, sa.Text), "[]"))
-                .where(ids_filter(TumourAssessment.patient_id, chunk))).all():
-            assessments[pid].append(pfs.Assessment(
-                day, overall, baseline, new_lesion,
-                tuple(date.fromisoformat(d) for d in json.loads(scans) or ()) if scans else ()))
-        for pid, kind, day in connection.execute(
-                sa.select(PatientOutcome.patient_id, PatientOutcome.type, PatientOutcome.date)
-                .where(ids_filter(PatientOutcome.patient_id, chunk))).all():
-            outcomes[pid].append(pfs.Outcome(kind, day))
+    for assessments_of, outcomes_of in statements:
+        for pid, day, overall, baseline, new_lesion, scans in connection.execute(assessments_of).all():
+            if (found := assessments.get(pid)) is not None:
+                found.append(pfs.Assessment(day, overall, baseline, new_lesion,
+                                            tuple(date.fromisoformat(d) for d in json.loads(scans) or ())
+                                            if scans else ()))
+        for pid, kind, day in connection.execute(outcomes_of).all():
+            if (found := outcomes.get(pid)) is not None:
+                found.append(pfs.Outcome(kind, day))
     return {pid: History(tuple(assessments[pid]), tuple(outcomes[pid])) for pid in ids}
 
 

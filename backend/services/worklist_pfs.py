@@ -33,10 +33,10 @@ from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 
-from backend.extensions import db
 from backend.models import Patient, Study, TumourAssessment
 from backend.services.assessments import ON_STUDY
-from backend.services.pfs import History, assessment_plan, derive, evaluation_date, load_histories
+from backend.services.pfs import (History, assessment_plan, core_connection, derive, evaluation_date,
+                                  load_histories)
 from schedules.pfs import ADEQUATE_RESPONSES, PfsResult
 
 
@@ -89,7 +89,7 @@ def pfs_summaries(site_id: uuid.UUID, day: date) -> dict[uuid.UUID, PfsSummary]:
             .join(Patient, Patient.id == ta.patient_id)
             .where(Patient.site_id == site_id, Patient.status.in_(ON_STUDY), ta.date <= day)
             .group_by(ta.patient_id))
-    return {row.patient_id: PfsSummary(bool(row.baseline), row.last) for row in db.session.execute(stmt)}
+    return {pid: PfsSummary(bool(baseline), last) for pid, baseline, last in core_connection().execute(stmt).all()}
 
 
 def pfs_candidates(site_id: uuid.UUID, day: date, patients: Sequence[Any], study: Study) -> list[Any]:
@@ -131,10 +131,12 @@ def _derive(first_dose: date, rules: StudyRules, history: History, day: date) ->
     return derive(_Subject(first_dose, rules), history, day)
 
 
-def derive_remembered(patients: Sequence[Any], day: date, study: Study) -> dict[uuid.UUID, PfsResult]:
+def derive_remembered(patients: Sequence[Any], day: date, study: Study,
+                      among: sa.ColumnElement[bool] | None = None) -> dict[uuid.UUID, PfsResult]:
     """PFS on ``day`` of patients of one study (with ``id`` and ``first_dose_date``), as `services.pfs.derive_many`
-    gives it: the same loading, evaluation date and derivation, a derivation run only for inputs not seen before."""
+    gives it: the same loading (``among``: a condition on `Patient` they all meet, see `load_histories`),
+    evaluation date and derivation, a derivation run only for inputs not seen before."""
     rules = StudyRules.of(study)
-    histories = load_histories(p.id for p in patients)
+    histories = load_histories((p.id for p in patients), among)
     return {p.id: _derive(p.first_dose_date, rules, histories[p.id], evaluation_date(p, day))
             for p in patients}

@@ -27,121 +27,38 @@ One thing, one row: a row about an event that a more urgent row is already about
 scan PFS needs is not also "due"). Every visit's state comes from `calendar_events.state_of`, the
 function behind the calendar's ``state``.
 
-Everything is set-based: a fixed number of queries per site whatever its size (PFS histories in
-chunks of 500 patients, and only for the patients PFS can flag), no query per patient (see ``bench/worklist.py``). The console calls
-:func:`worklist_rows` directly.
+Everything is set-based: a fixed number of queries per site whatever its size (PFS histories only for
+the patients PFS can flag), no query per patient, read as plain Core rows, event ids as text (see
+``bench/worklist.py``). The console calls :func:`worklist_rows` directly.
 """
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable
 from datetime import date, timedelta
-from typing import Any, NamedTuple
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 
 from backend.auth import Principal, can_see_site
 from backend.errors import NotFound
 from backend.extensions import db
-from backend.models import Event, Patient, Site, Study
+from backend.models import Event, Patient, Site
 from backend.services.alerts import open_alerts_for_site
 from backend.services.assessments import ON_STUDY, site_today
 from backend.services.calendar_events import state_of
+from backend.services.pfs import core_connection
+from backend.services.worklist_parts import (N_, Np_, PatientRef, Phrase, Row, SiteDay, WorklistSource, booked,
+                                             collector_paused, row)
 from backend.services.worklist_pfs import derive_remembered, pfs_candidates
 from schedules.pfs import MISSED, OPEN, UPCOMING, PfsResult
 
-Row = dict[str, Any]
-
-PRIORITIES = {
-    "symptom_alert": 1,
-    "pfs_at_risk": 2,
-    "visit_overdue": 3,
-    "no_baseline": 4,
-    "visit_due": 5,
-    "survey_nonresponse": 6,
-}
-KINDS = tuple(PRIORITIES)
 DUE_DAYS = 7
 CLINIC_VISIT_KINDS = ("dose", "tumor_assessment")
 NONRESPONSE_SURVEYS = 2
 _CHUNK = 500
-
-
-class PatientRef(NamedTuple):
-    """What the worklist needs of a patient (and what `services.pfs.derive_many` reads)."""
-
-    id: uuid.UUID
-    subject_id: str
-    first_dose_date: date
-    study: Study
-
-
-@dataclass
-class SiteDay:
-    """One site on one day, with its on-study patients loaded once for every source."""
-
-    site: Site
-    day: date
-    patients: dict[uuid.UUID, PatientRef] = field(default_factory=dict)
-
-
-WorklistSource = Callable[[SiteDay], list[Row]]
-
-
-def N_(msgid: str) -> str:
-    """Marks a message id for extraction (`make translations`); the console translates it when shown."""
-    return msgid
-
-
-def Np_(singular: str, plural: str) -> tuple[str, str]:
-    """Marks a singular/plural pair for extraction; ``%(num)s`` is the count."""
-    return singular, plural
-
-
-@dataclass(frozen=True)
-class Phrase:
-    """A piece of a row's sentence kept as its message id and values: the API answers its English
-    (:meth:`english`), the console translates the message id (Flask-Babel) and fills in the values."""
-
-    message: str | tuple[str, str]
-    params: dict[str, Any] = field(default_factory=dict)
-
-    def english(self) -> str:
-        text = self.message
-        if isinstance(text, tuple):
-            text = text[0] if self.params["num"] == 1 else text[1]
-        return text % self.params  # %s shows a date as YYYY-MM-DD, as the contract writes dates
-
-
-Text = Phrase | str | tuple[Phrase | str, ...]  # a plain str is shown as it is, untranslated
-
-
-def row(kind: str, patient: Any, what: Text, due_date: date | None, action: Text, *, event_id: Any = None,
-        alert_id: Any = None, days_overdue: int | None = None, priority: int | None = None) -> Row:
-    """A row; ``what`` and ``action`` in English, their phrases under ``text`` for the console (not on the wire)."""
-    what, action = (t if isinstance(t, tuple) else (t,) for t in (what, action))
-    return {"priority": priority or PRIORITIES[kind], "kind": kind, "patient_id": str(patient.id),
-            "subject_id": patient.subject_id, "event_id": str(event_id) if event_id else None,
-            "alert_id": str(alert_id) if alert_id else None, "days_overdue": days_overdue,
-            "due_date": due_date, "what": "".join(map(_english, what)),
-            "action": "".join(map(_english, action)), "text": {"what": what, "action": action}}
-
-
-def _english(part: Phrase | str) -> str:
-    return part if isinstance(part, str) else part.english()
-
-
-def booked(appointment: Any, on: date) -> Phrase | None:
-    """The booking of a planned clinic visit (backend.services.appointments), if it has one."""
-    if appointment is None or appointment.status != "planned" or appointment.appointment_time is None:
-        return None
-    params = {"date": on, "time": appointment.appointment_time.strftime("%H:%M")}
-    if appointment.appointment_location:
-        return Phrase(N_("Booked for %(date)s at %(time)s (%(location)s)"),
-                      {**params, "location": appointment.appointment_location})
-    return Phrase(N_("Booked for %(date)s at %(time)s"), params)
 
 
 # -- sources --------------------------------------------------------------------------------------
@@ -175,9 +92,9 @@ def pfs_rows(ctx: SiteDay) -> list[Row]:
     """PFS at risk and no baseline, from the derivation behind GET /pfs (`services.pfs.derive`, remembered), run
     for the patients it can flag (`services.worklist_pfs.pfs_candidates`, `derive_remembered`)."""
     patients = pfs_candidates(ctx.site.id, ctx.day, list(ctx.patients.values()), ctx.site.study)
-    results = derive_remembered(patients, ctx.day, ctx.site.study)
+    results = derive_remembered(patients, ctx.day, ctx.site.study, _at_site(ctx.site))
     at_risk = [p for p in patients if results[p.id].at_risk]
-    wanted = {p.id: visit.number for p in at_risk if (visit := _scan_to_book(results[p.id])) is not None}
+    wanted = {p.key: visit.number for p in at_risk if (visit := _scan_to_book(results[p.id])) is not None}
     scans = _scan_events(wanted)
     rows = []
     for patient in patients:
@@ -193,7 +110,7 @@ def pfs_rows(ctx: SiteDay) -> list[Row]:
         deadline = result.protect_deadline
         since = result.last_adequate_assessment or patient.first_dose_date
         visit = _scan_to_book(result)
-        scan = scans.get(patient.id) if visit is not None else None
+        scan = scans.get(patient.key) if visit is not None else None
         booking = booked(scan, scan.target_date) if scan else None
         what = Phrase(Np_("PFS at risk: %(num)s tumour assessment missed since %(since)s",
                           "PFS at risk: %(num)s tumour assessments missed since %(since)s"),
@@ -213,27 +130,46 @@ def pfs_rows(ctx: SiteDay) -> list[Row]:
     return rows
 
 
-def _scan_events(wanted: dict[uuid.UUID, int]) -> dict[uuid.UUID, Any]:
+def _event_id() -> sa.ColumnElement[str]:
+    """The event id as text, formatted by the database (as `str(uuid)` would: lowercase, hyphenated), so the
+    thousands of rows of a large site build no UUID objects only to print them."""
+    return sa.cast(Event.id, sa.Text).label("id")
+
+
+def _scan_events(wanted: dict[str, int]) -> dict[str, Any]:
     """The calendar event of each patient's scan to book (PFS visit k is the event keyed `assessment:{k}`, as
-    `services.pfs.calendar_scans` finds it), with its status and booking: one exact (patient, key) probe each."""
-    pairs = [(patient_id, f"assessment:{number}") for patient_id, number in wanted.items()]
-    found = {}
-    for start in range(0, len(pairs), _CHUNK):
-        for event in db.session.execute(
-                sa.select(Event.patient_id, Event.id, Event.target_date, Event.status, Event.appointment_time,
-                          Event.appointment_location)
-                .where(sa.tuple_(Event.patient_id, Event.key).in_(pairs[start:start + _CHUNK]))):
-            found[event.patient_id] = event
-    return found
+    `services.pfs.calendar_scans` finds it), with its status and booking, by patient id (as text): one exact
+    (patient, key) probe of the unique index each, on PostgreSQL as one statement joining the pairs, sent as one
+    JSON parameter (a single string to send, where arrays of ids are encoded element by element)."""
+    if not wanted:
+        return {}
+    columns = (sa.cast(Event.patient_id, sa.Text).label("patient_id"), _event_id(), Event.target_date, Event.status,
+               Event.appointment_time, Event.appointment_location)
+    connection = core_connection()
+    if connection.dialect.name == "postgresql":
+        pairs = sa.func.json_to_recordset(sa.bindparam(
+            "scans", [{"patient_id": key, "key": f"assessment:{number}"} for key, number in wanted.items()],
+            type_=postgresql.JSON)).table_valued(sa.column("patient_id", sa.Uuid), sa.column("key", sa.Text)
+                                                 ).render_derived("wanted", with_types=True)
+        statement = sa.select(*columns).join(pairs, sa.and_(Event.patient_id == pairs.c.patient_id,
+                                                            Event.key == pairs.c.key))
+        return {event.patient_id: event for event in connection.execute(statement).all()}
+    keys = [(uuid.UUID(key), f"assessment:{number}") for key, number in wanted.items()]
+    return {event.patient_id: event for start in range(0, len(keys), _CHUNK) for event in connection.execute(
+        sa.select(*columns).where(sa.tuple_(Event.patient_id, Event.key).in_(keys[start:start + _CHUNK]))).all()}
+
+
+def _at_site(site: Site) -> sa.ColumnElement[bool]:
+    """The site's on-study patients (`SiteDay.patients`), as a condition on `Patient`."""
+    return sa.and_(Patient.site_id == site.id, Patient.status.in_(ON_STUDY))
 
 
 def _site_visits(ctx: SiteDay, *conditions) -> sa.Select:
     """Planned clinic visits (doses, tumour assessments) of the site's on-study patients."""
-    return (sa.select(Event.id, Event.patient_id, Event.kind, Event.label, Event.status, Event.target_date,
+    return (sa.select(_event_id(), Event.patient_id, Event.kind, Event.label, Event.status, Event.target_date,
                       Event.window_start, Event.window_end, Event.appointment_time, Event.appointment_location)
             .join(Patient, Patient.id == Event.patient_id)
-            .where(Patient.site_id == ctx.site.id, Patient.status.in_(ON_STUDY),
-                   Event.kind.in_(CLINIC_VISIT_KINDS), Event.status == "planned", *conditions))
+            .where(_at_site(ctx.site), Event.kind.in_(CLINIC_VISIT_KINDS), Event.status == "planned", *conditions))
 
 
 def overdue_rows(ctx: SiteDay) -> list[Row]:
@@ -250,7 +186,7 @@ def overdue_rows(ctx: SiteDay) -> list[Row]:
         sa.func.row_number().over(partition_by=Event.patient_id,
                                   order_by=(Event.window_end, Event.target_date, Event.id)).label("rank")).subquery()
     rows = []
-    for event in db.session.execute(sa.select(visits).where(visits.c.rank == 1)):
+    for event in core_connection().execute(sa.select(visits).where(visits.c.rank == 1)).all():
         patient = ctx.patients.get(event.patient_id)
         state = state_of(event, ctx.day)
         if patient is None or state.state != "overdue":
@@ -269,64 +205,72 @@ def overdue_rows(ctx: SiteDay) -> list[Row]:
     return rows
 
 
+CONFIRM_VISIT = Phrase(N_("Confirm the visit with the patient"))
+CONFIRM_VISIT_BOOKED = Phrase(N_(": confirm the visit with the patient"))
+CONFIRM_SCAN_BOOKED = Phrase(N_(": confirm the appointment with the patient"))
+
+
 def due_rows(ctx: SiteDay) -> list[Row]:
-    """Clinic visits due (window open today) or planned within the next 7 days, one row each."""
+    """Clinic visits due (window open today) or planned within the next 7 days, one row each.
+
+    The most numerous rows of a large site (one per visit): columns are unpacked once, the phrases without
+    values are shared."""
     if not ctx.patients:
         return []
     day, week_end = ctx.day, ctx.day + timedelta(days=DUE_DAYS)
+    patients = ctx.patients
     rows = []
     # Due (window_start <= day) or planned before week_end (so window_start < week_end too).
-    for event in db.session.execute(_site_visits(ctx, Event.window_start < week_end, Event.window_end >= day,
-                                                 sa.or_(Event.window_start <= day, Event.target_date < week_end))):
-        patient = ctx.patients.get(event.patient_id)
-        state = state_of(event, day)
-        if patient is None or state.state not in ("due", "upcoming"):
+    for event in core_connection().execute(_site_visits(ctx, Event.window_start < week_end, Event.window_end >= day,
+                                                 sa.or_(Event.window_start <= day, Event.target_date < week_end))).all():
+        event_id, patient_id, kind, label, _, target, start, end = event[:8]
+        patient = patients.get(patient_id)
+        if patient is None or state_of(event, day).state not in ("due", "upcoming"):
             continue
-        window = {"label": event.label, "target": event.target_date, "start": event.window_start,
-                  "end": event.window_end}
-        booking = booked(event, event.target_date)
-        if event.kind == "tumor_assessment":
+        window = {"label": label, "target": target, "start": start, "end": end}
+        booking = booked(event, target)
+        if kind == "tumor_assessment":
             what = Phrase(Np_("%(label)s planned %(target)s: window %(start)s to %(end)s closes in %(num)s day",
                               "%(label)s planned %(target)s: window %(start)s to %(end)s closes in %(num)s days"),
-                          {**window, "num": (event.window_end - day).days})
-            action = ((booking, Phrase(N_(": confirm the appointment with the patient"))) if booking else
+                          {**window, "num": (end - day).days})
+            action = ((booking, CONFIRM_SCAN_BOOKED) if booking else
                       Phrase(N_("Book the scan on or before %(end)s, or confirm the appointment"), window))
         else:
             what = Phrase(N_("%(label)s planned %(target)s (window %(start)s to %(end)s)"), window)
-            action = ((booking, Phrase(N_(": confirm the visit with the patient"))) if booking else
-                      Phrase(N_("Confirm the visit with the patient")))
-        rows.append(row("visit_due", patient, what, event.target_date, action, event_id=event.id))
+            action = (booking, CONFIRM_VISIT_BOOKED) if booking else CONFIRM_VISIT
+        rows.append(row("visit_due", patient, what, target, action, event_id=event_id))
     return rows
 
 
 def survey_rows(ctx: SiteDay) -> list[Row]:
-    """Patients whose last two weekly surveys with a closed window were not completed: one query
-    (the last two per patient through a LATERAL join on the patient's surveys by window end)."""
+    """Patients whose last two weekly surveys with a closed window were not completed: one query (the last two
+    per patient through a LATERAL join on the patient's surveys by window end), answering only those patients,
+    with the latest of their two surveys."""
     if not ctx.patients:
         return []
-    patients = (sa.select(Patient.id).where(Patient.site_id == ctx.site.id, Patient.status.in_(ON_STUDY))
-                .subquery())
-    latest = (sa.select(Event.id, Event.label, Event.status, Event.window_end)
+    patients = sa.select(Patient.id).where(_at_site(ctx.site)).subquery()
+    latest = (sa.select(_event_id(), Event.label, Event.status, Event.window_end)
               .where(Event.patient_id == patients.c.id, Event.kind == "symptom_survey", Event.status != "cancelled",
                      Event.window_end < ctx.day)
               .order_by(Event.window_end.desc()).limit(NONRESPONSE_SURVEYS).lateral())
-    last: dict[uuid.UUID, list[Any]] = {}
-    for survey in db.session.execute(
-            sa.select(patients.c.id.label("patient_id"), latest).select_from(patients.join(latest, sa.true()))
-            .order_by(patients.c.id, latest.c.window_end.desc())):
-        last.setdefault(survey.patient_id, []).append(survey)
+    per_patient = {"partition_by": patients.c.id}
+    last = (sa.select(patients.c.id.label("patient_id"), latest,
+                      sa.func.count().over(**per_patient).label("surveys"),
+                      sa.func.count().filter(latest.c.status == "completed").over(**per_patient).label("completed"),
+                      sa.func.row_number().over(**per_patient, order_by=latest.c.window_end.desc()).label("rank"))
+            .select_from(patients.join(latest, sa.true())).subquery())
     rows = []
-    for patient_id, surveys in last.items():
-        patient = ctx.patients.get(patient_id)
-        if patient is None or len(surveys) < NONRESPONSE_SURVEYS or any(s.status == "completed" for s in surveys):
+    for survey in core_connection().execute(sa.select(last).where(
+            last.c.rank == 1, last.c.surveys == NONRESPONSE_SURVEYS, last.c.completed == 0)).all():
+        patient = ctx.patients.get(survey.patient_id)
+        if patient is None:
             continue
-        latest = surveys[0]
         rows.append(row("survey_nonresponse", patient,
                         Phrase(N_("The last %(count)s weekly symptom surveys were not completed (latest: %(label)s, "
                                   "closed %(end)s)"),
-                               {"count": NONRESPONSE_SURVEYS, "label": latest.label, "end": latest.window_end}),
-                        latest.window_end, Phrase(N_("Call the patient: check on their symptoms and help with the app")),
-                        event_id=latest.id))
+                               {"count": NONRESPONSE_SURVEYS, "label": survey.label, "end": survey.window_end}),
+                        survey.window_end, Phrase(N_("Call the patient: check on their symptoms and help with the app")),
+                        event_id=survey.id))
     return rows
 
 
@@ -337,9 +281,9 @@ WORKLIST_SOURCES: list[WorklistSource] = [alert_rows, pfs_rows, overdue_rows, du
 
 def _on_study(site: Site) -> dict[uuid.UUID, PatientRef]:
     study = site.study
-    return {r.id: PatientRef(r.id, r.subject_id, r.first_dose_date, study) for r in db.session.execute(
-        sa.select(Patient.id, Patient.subject_id, Patient.first_dose_date)
-        .where(Patient.site_id == site.id, Patient.status.in_(ON_STUDY)))}
+    return {r.id: PatientRef(r.id, r.subject_id, r.first_dose_date, study, r.key) for r in core_connection().execute(
+        sa.select(Patient.id, Patient.subject_id, Patient.first_dose_date, sa.cast(Patient.id, sa.Text).label("key"))
+        .where(_at_site(site))).all()}
 
 
 def _sort_key(r: Row) -> tuple:
@@ -362,8 +306,9 @@ def _one_row_per_thing(rows: Iterable[Row]) -> list[Row]:
 
 def worklist_rows(site: Site, day: date) -> list[Row]:
     """The worklist of `site` on `day` (the caller checks scope): row dicts, most urgent first."""
-    ctx = SiteDay(site, day, _on_study(site))
-    return _one_row_per_thing(r for source in WORKLIST_SOURCES for r in source(ctx))
+    with collector_paused():
+        ctx = SiteDay(site, day, _on_study(site))
+        return _one_row_per_thing(r for source in WORKLIST_SOURCES for r in source(ctx))
 
 
 def site_worklist(principal: Principal, code: str, day: date | None = None) -> list[Row]:

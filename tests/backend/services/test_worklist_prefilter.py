@@ -15,9 +15,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from backend.extensions import db as _db
-from backend.models import PatientOutcome, TumourAssessment
+from backend.models import Patient, PatientOutcome, TumourAssessment
 from backend.services import worklists
-from backend.services.pfs import derive_many, schedule_for
+from backend.services.pfs import derive_many, load_histories, schedule_for
 from backend.services.worklist_pfs import (PfsSummary, WindowOffsets, derive_remembered, may_be_flagged,
                                            pfs_candidates)
 from schedules import pfs
@@ -114,6 +114,14 @@ def test_the_worklist_rows_equal_those_of_a_full_derivation(db, monkeypatch):
     expected = {pid: result for pid, (_, result) in derive_many(everyone, DAY).items()}
     assert derive_remembered(everyone, DAY, site.study) == expected
     assert derive_remembered(everyone, DAY, site.study) == expected
+    # Histories read by joining the site's patients are those read by the patients' ids (others skipped).
+    some = [p.id for p in everyone[::3]]
+
+    def unordered(histories):  # neither query orders its rows
+        return {pid: (sorted(map(repr, h.assessments)), sorted(map(repr, h.outcomes))) for pid, h in histories.items()}
+
+    assert unordered(load_histories(some, Patient.site_id == site.id)) == unordered(load_histories(some))
+    assert derive_remembered(everyone, DAY, site.study, Patient.site_id == site.id) == expected
 
     filtered = worklists.pfs_rows(site_day)
     monkeypatch.setattr(worklists, "pfs_candidates", lambda site_id, day, patients, study: patients)

@@ -1,0 +1,145 @@
+"""The parts every worklist row is made of: its priority, the patient it is about, its sentence as translatable
+phrases, and the row dict itself (`backend.services.worklists` builds the list from them).
+
+A large site's list has thousands of rows, so :func:`row` is written for speed, and :func:`collector_paused`
+keeps the cyclic garbage collector from re-scanning the rows (and the remembered PFS derivations) again and
+again while a list is built.
+"""
+from __future__ import annotations
+
+import gc
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, NamedTuple
+
+from backend.models import Site, Study
+
+Row = dict[str, Any]
+
+PRIORITIES = {
+    "symptom_alert": 1,
+    "pfs_at_risk": 2,
+    "visit_overdue": 3,
+    "no_baseline": 4,
+    "visit_due": 5,
+    "survey_nonresponse": 6,
+}
+KINDS = tuple(PRIORITIES)
+
+
+class PatientRef(NamedTuple):
+    """What the worklist needs of a patient (and what `services.pfs.derive_many` reads); ``key`` is the id as
+    rows show it, formatted once per patient rather than once per row."""
+
+    id: uuid.UUID
+    subject_id: str
+    first_dose_date: date
+    study: Study
+    key: str
+
+
+@dataclass
+class SiteDay:
+    """One site on one day, with its on-study patients loaded once for every source."""
+
+    site: Site
+    day: date
+    patients: dict[uuid.UUID, PatientRef] = field(default_factory=dict)
+
+
+WorklistSource = Callable[[SiteDay], list[Row]]
+
+
+def N_(msgid: str) -> str:
+    """Marks a message id for extraction (`make translations`); the console translates it when shown."""
+    return msgid
+
+
+def Np_(singular: str, plural: str) -> tuple[str, str]:
+    """Marks a singular/plural pair for extraction; ``%(num)s`` is the count."""
+    return singular, plural
+
+
+@dataclass(frozen=True)
+class Phrase:
+    """A piece of a row's sentence kept as its message id and values: the API answers its English
+    (:meth:`english`), the console translates the message id (Flask-Babel) and fills in the values."""
+
+    message: str | tuple[str, str]
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def english(self) -> str:
+        text = self.message
+        if isinstance(text, tuple):
+            text = text[0] if self.params["num"] == 1 else text[1]
+        return text % self.params  # %s shows a date as YYYY-MM-DD, as the contract writes dates
+
+
+Text = Phrase | str | tuple[Phrase | str, ...]  # a plain str is shown as it is, untranslated
+
+
+def row(kind: str, patient: Any, what: Text, due_date: date | None, action: Text, *, event_id: Any = None,
+        alert_id: Any = None, days_overdue: int | None = None, priority: int | None = None) -> Row:
+    """A row; ``what`` and ``action`` in English, their phrases under ``text`` for the console (not on the wire).
+
+    Called for every row of a large site's list (thousands), so written for speed: ids usually arrive as text."""
+    what = what if isinstance(what, tuple) else (what,)
+    action = action if isinstance(action, tuple) else (action,)
+    return {"priority": priority or PRIORITIES[kind], "kind": kind,
+            "patient_id": patient.key if isinstance(patient, PatientRef) else str(patient.id),
+            "subject_id": patient.subject_id, "event_id": str(event_id) if event_id else None,
+            "alert_id": str(alert_id) if alert_id else None, "days_overdue": days_overdue,
+            "due_date": due_date, "what": _english(what), "action": _english(action),
+            "text": {"what": what, "action": action}}
+
+
+def _english(parts: tuple[Phrase | str, ...]) -> str:
+    if len(parts) == 1:
+        part = parts[0]
+        return part if isinstance(part, str) else part.english()
+    return "".join(part if isinstance(part, str) else part.english() for part in parts)
+
+
+def booked(appointment: Any, on: date) -> Phrase | None:
+    """The booking of a planned clinic visit (backend.services.appointments), if it has one."""
+    if appointment is None or appointment.status != "planned" or appointment.appointment_time is None:
+        return None
+    params = {"date": on, "time": appointment.appointment_time.strftime("%H:%M")}
+    if appointment.appointment_location:
+        return Phrase(N_("Booked for %(date)s at %(time)s (%(location)s)"),
+                      {**params, "location": appointment.appointment_location})
+    return Phrase(N_("Booked for %(date)s at %(time)s"), params)
+
+
+_lock = threading.Lock()
+_pauses = 0  # builds under way
+_resume = False  # whether collection was enabled when the first of them began
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Build a worklist without cyclic garbage collection (`gc.disable`), then let it run again.
+
+    Building a 2,000-patient list allocates some hundred thousand containers that live until the list is
+    returned; generation-0 collections promote them, and they soon trigger full collections that walk every
+    object of the process, the memo of PFS derivations included (measured with `bench/worklist.py`: about a
+    third of the request). The rows hold no reference cycles, so reference counting frees them and nothing
+    is lost by pausing. Concurrent builds share one pause (a counter): collection resumes when the last one
+    ends, and only if it was enabled when the first began."""
+    global _pauses, _resume
+    with _lock:
+        if _pauses == 0:
+            _resume = gc.isenabled()
+            gc.disable()
+        _pauses += 1
+    try:
+        yield
+    finally:
+        with _lock:
+            _pauses -= 1
+            if _pauses == 0 and _resume:
+                gc.enable()
