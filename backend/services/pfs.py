@@ -13,8 +13,9 @@ next one (shown ``upcoming`` while follow-up runs; it also gives the early warni
 from __future__ import annotations
 
 import json
+import operator
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
@@ -94,13 +95,16 @@ def load_histories(patient_ids: Iterable[uuid.UUID],
     histories by joining the patients on it instead of sending the ids: one statement per table whatever the
     number of patients, rows of other patients it matches skipped."""
     ids = list(patient_ids)
-    assessments: dict[uuid.UUID, list[pfs.Assessment]] = {pid: [] for pid in ids}
-    outcomes: dict[uuid.UUID, list[pfs.Outcome]] = {pid: [] for pid in ids}
+    # Rows name their patient as text (the database's spelling of the id): 10,000 rows are then not 10,000
+    # UUID objects built and hashed in Python.
+    spelled = _id_text()
+    assessments: dict[str, list[pfs.Assessment]] = {spelled(pid): [] for pid in ids}
+    outcomes: dict[str, list[pfs.Outcome]] = {key: [] for key in assessments}
     ta, po = TumourAssessment, PatientOutcome
     # most assessments list no scan dates: decode the JSON only where there are some
-    read_assessments = sa.select(ta.patient_id, ta.date, ta.overall_response, ta.baseline, ta.new_lesion_date,
-                                 sa.func.nullif(sa.cast(ta.scan_dates, sa.Text), "[]"))
-    read_outcomes = sa.select(po.patient_id, po.type, po.date)
+    read_assessments = sa.select(sa.cast(ta.patient_id, sa.Text), ta.date, ta.overall_response, ta.baseline,
+                                 ta.new_lesion_date, sa.func.nullif(sa.cast(ta.scan_dates, sa.Text), "[]"))
+    read_outcomes = sa.select(sa.cast(po.patient_id, sa.Text), po.type, po.date)
     if among is not None:
         statements = [(read_assessments.join(Patient, Patient.id == ta.patient_id).where(among),
                        read_outcomes.join(Patient, Patient.id == po.patient_id).where(among))] if ids else []
@@ -117,7 +121,16 @@ def load_histories(patient_ids: Iterable[uuid.UUID],
         for pid, kind, day in connection.execute(outcomes_of).all():
             if (found := outcomes.get(pid)) is not None:
                 found.append(pfs.Outcome(kind, day))
-    return {pid: History(tuple(assessments[pid]), tuple(outcomes[pid])) for pid in ids}
+    return {pid: History(tuple(assessments[key]), tuple(outcomes[key]))
+            for pid, key in zip(ids, map(spelled, ids))}
+
+
+def _id_text() -> Callable[[uuid.UUID], str]:
+    """How the database spells a patient id cast to text: PostgreSQL's uuid type the hyphenated form,
+    SQLAlchemy's `Uuid` elsewhere 32 hex digits."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        return str
+    return operator.attrgetter("hex")
 
 
 def derive(patient: Patient, history: History, as_of: date, plan: pfs.AssessmentPlan | None = None) -> pfs.PfsResult:

@@ -26,6 +26,7 @@ from backend.errors import InvalidInput
 from backend.extensions import db
 from backend.models import Event, Patient, PatientOutcome, Site, Study, SymptomReport
 from backend.services import pfs as pfs_service
+from backend.services.collector import collector_paused
 from backend.services.studies import study_by_code
 from schedules import response, survival
 from schedules.pfs import PfsResult
@@ -84,6 +85,11 @@ def derive_results(patients: Sequence[Patient], cutoff: date | None = None) -> d
     dosed = [p for p in patients if cutoff is None or p.first_dose_date <= cutoff]
     if not dosed:
         return {}
+    with collector_paused():  # a study's thousands of histories and results hold no cycles
+        return _derive_dosed(dosed, cutoff)
+
+
+def _derive_dosed(dosed: Sequence[Patient], cutoff: date | None) -> dict[uuid.UUID, PatientResult]:
     histories = pfs_service.load_histories(p.id for p in dosed)
     progression_free = pfs_service.derive_many(dosed, cutoff, histories=histories)
     latest = max(day for day, _ in progression_free.values())

@@ -1,17 +1,13 @@
 """The parts every worklist row is made of: its priority, the patient it is about, its sentence as translatable
 phrases, and the row dict itself (`backend.services.worklists` builds the list from them).
 
-A large site's list has thousands of rows, so :func:`row` is written for speed, and :func:`collector_paused`
-keeps the cyclic garbage collector from re-scanning the rows (and the remembered PFS derivations) again and
-again while a list is built.
+A large site's list has thousands of rows, so :func:`row` is written for speed (and the list is built with
+the cyclic garbage collector paused: `backend.services.collector`).
 """
 from __future__ import annotations
 
-import gc
-import threading
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, NamedTuple
@@ -113,33 +109,3 @@ def booked(appointment: Any, on: date) -> Phrase | None:
         return Phrase(N_("Booked for %(date)s at %(time)s (%(location)s)"),
                       {**params, "location": appointment.appointment_location})
     return Phrase(N_("Booked for %(date)s at %(time)s"), params)
-
-
-_lock = threading.Lock()
-_pauses = 0  # builds under way
-_resume = False  # whether collection was enabled when the first of them began
-
-
-@contextmanager
-def collector_paused() -> Iterator[None]:
-    """Build a worklist without cyclic garbage collection (`gc.disable`), then let it run again.
-
-    Building a 2,000-patient list allocates some hundred thousand containers that live until the list is
-    returned; generation-0 collections promote them, and they soon trigger full collections that walk every
-    object of the process, the memo of PFS derivations included (measured with `bench/worklist.py`: about a
-    third of the request). The rows hold no reference cycles, so reference counting frees them and nothing
-    is lost by pausing. Concurrent builds share one pause (a counter): collection resumes when the last one
-    ends, and only if it was enabled when the first began."""
-    global _pauses, _resume
-    with _lock:
-        if _pauses == 0:
-            _resume = gc.isenabled()
-            gc.disable()
-        _pauses += 1
-    try:
-        yield
-    finally:
-        with _lock:
-            _pauses -= 1
-            if _pauses == 0 and _resume:
-                gc.enable()

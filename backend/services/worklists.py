@@ -50,8 +50,8 @@ from backend.services.alerts import open_alerts_for_site
 from backend.services.assessments import ON_STUDY, site_today
 from backend.services.calendar_events import state_of
 from backend.services.pfs import core_connection
-from backend.services.worklist_parts import (N_, Np_, PatientRef, Phrase, Row, SiteDay, WorklistSource, booked,
-                                             collector_paused, row)
+from backend.services.collector import collector_paused
+from backend.services.worklist_parts import N_, Np_, PatientRef, Phrase, Row, SiteDay, WorklistSource, booked, row
 from backend.services.worklist_pfs import derive_remembered, pfs_candidates
 from schedules.pfs import MISSED, OPEN, UPCOMING, PfsResult
 

@@ -1,11 +1,12 @@
-"""Building a worklist pauses cyclic garbage collection, and always gives it back as it found it."""
+"""Building a large answer (a worklist, a study's results) pauses cyclic garbage collection, and always gives
+it back as it found it."""
 from __future__ import annotations
 
 import gc
 
 import pytest
 
-from backend.services.worklist_parts import collector_paused
+from backend.services.collector import collector_paused
 
 
 @pytest.fixture(autouse=True)
