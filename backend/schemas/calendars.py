@@ -13,15 +13,12 @@ class CalendarQuerySchema(ma.Schema):
     from_ = Date(data_key="from", attribute="from", load_default=None,
                            metadata={"description": "First target date (inclusive)"})
     to = Date(load_default=None, metadata={"description": "Last target date (inclusive)"})
-    kind = ma.fields.List(ma.fields.String(validate=ma.validate.OneOf(EVENT_KINDS)), load_default=None,
-                          validate=ma.validate.Length(max=len(EVENT_KINDS)),
-                          metadata={"description": "Keep these kinds only (repeatable: ?kind=dose&kind=tumor_assessment)"})
     updated_since = UtcDateTime(load_default=None, metadata={
         "description": "Offline sync: only events changed at or after this instant, cancelled ones included; "
                        "pass the previous answer's as_of"})
     kind = ma.fields.List(ma.fields.String(validate=ma.validate.OneOf(EVENT_KINDS)), load_default=None,
                           validate=ma.validate.Length(min=1, max=len(EVENT_KINDS)), metadata={
-                              "description": "Keep only these kinds (repeat the parameter for several)"})
+                              "description": "Keep only these kinds (repeatable: ?kind=dose&kind=tumor_assessment)"})
 
     @ma.validates_schema
     def _ordered(self, data, **kwargs) -> None:
