@@ -42,6 +42,9 @@ class HeldReads:
             return held[1]
         raw = self.engine.raw_connection()
         connection = raw.driver_connection
+        # Out of the pool for good: an autocommit connection must never be handed to the ORM (it would
+        # commit every statement), which the pool would do when this thread ends.
+        raw.detach()
         connection.autocommit = True
         connection.prepare_threshold = 0  # prepared on first use
         # Primary-key lookups: the generic plan is the right one, and choosing it saves planning on
@@ -55,8 +58,8 @@ class HeldReads:
         self.local.held = None
         if held is not None and held[0] == os.getpid():
             try:
-                held[2].invalidate()
-            except Exception:  # noqa: BLE001 - already broken; the pool forgets it either way
+                held[1].close()
+            except Exception:  # noqa: BLE001 - already broken
                 pass
 
     def first(self, sql: str, params: dict[str, Any]) -> tuple | None:
@@ -73,9 +76,6 @@ class HeldReads:
                     raise
                 log.warning("held read connection lost; reconnecting once")
         return None  # pragma: no cover - the loop returns or raises
-
-    def close(self) -> None:
-        self._drop()
 
 
 def held_reads() -> HeldReads | None:

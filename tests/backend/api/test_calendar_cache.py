@@ -144,3 +144,20 @@ def test_the_cache_is_bounded(monkeypatch):
     for n in range(5):
         CalendarBodies.put(f"etag-{n}", b"abcd")
     assert CalendarBodies.size <= 10 and CalendarBodies.get("etag-0") is None and CalendarBodies.get("etag-4") == b"abcd"
+
+
+def test_the_held_autocommit_connection_is_never_the_pools(app):
+    """Held out of the pool for good: the ORM must never be handed an autocommit connection."""
+    from backend.held_reads import HeldReads
+
+    with app.app_context():
+        pool = db.engine.pool
+        before = pool.checkedout()
+        held = HeldReads(db.engine)._connection()
+        assert held.autocommit and pool.checkedout() == before
+        pooled = db.engine.raw_connection()
+        try:
+            assert pooled.driver_connection is not held and not pooled.driver_connection.autocommit
+        finally:
+            pooled.close()
+        held.close()
