@@ -10,6 +10,8 @@ rows' sentences are translated from the phrases the service keeps beside its Eng
 """
 from __future__ import annotations
 
+import uuid
+
 from collections.abc import Iterable, Mapping
 from datetime import date, timedelta
 from typing import Any
@@ -68,14 +70,14 @@ def sections(rows: list[Mapping[str, Any]]) -> list[tuple[str, list[Mapping[str,
 
 def events_for_rows(rows: list[Mapping[str, Any]]) -> dict[str, Event]:
     """The visits the rows' in-place forms act on (window, version), in one query."""
-    ids = [row["event_id"] for row in rows if row.get("event_id")]
+    ids = [uuid.UUID(str(row["event_id"])) for row in rows if row.get("event_id")]
     if not ids:
         return {}
     return {str(e.id): e for e in db.session.scalars(sa.select(Event).where(Event.id.in_(ids)))}
 
 
 def alerts_for_rows(rows: list[Mapping[str, Any]]) -> dict[str, SymptomAlert]:
-    ids = [row["alert_id"] for row in rows if row.get("alert_id")]
+    ids = [uuid.UUID(str(row["alert_id"])) for row in rows if row.get("alert_id")]
     if not ids:
         return {}
     return {str(a.id): a for a in db.session.scalars(sa.select(SymptomAlert).where(SymptomAlert.id.in_(ids)))}

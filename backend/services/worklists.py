@@ -130,10 +130,27 @@ def pfs_rows(ctx: SiteDay) -> list[Row]:
     return rows
 
 
+class _IdText(sa.types.TypeDecorator):
+    """A UUID read as the text `str(uuid)` gives, where the database cannot spell it so (SQLite stores 32 hex
+    digits)."""
+
+    impl = sa.Uuid
+    cache_ok = True
+
+    def process_result_value(self, value: Any, dialect: Any) -> str | None:
+        return None if value is None else str(value)
+
+
+def _id_text(column: sa.ColumnElement, name: str) -> sa.ColumnElement[str]:
+    """An id as text (lowercase, hyphenated, as `str(uuid)`): formatted by PostgreSQL, so the thousands of rows
+    of a large site build no UUID objects only to print them; converted in Python elsewhere."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        return sa.cast(column, sa.Text).label(name)
+    return sa.type_coerce(column, _IdText()).label(name)
+
+
 def _event_id() -> sa.ColumnElement[str]:
-    """The event id as text, formatted by the database (as `str(uuid)` would: lowercase, hyphenated), so the
-    thousands of rows of a large site build no UUID objects only to print them."""
-    return sa.cast(Event.id, sa.Text).label("id")
+    return _id_text(Event.id, "id")
 
 
 def _scan_events(wanted: dict[str, int]) -> dict[str, Any]:
@@ -143,7 +160,7 @@ def _scan_events(wanted: dict[str, int]) -> dict[str, Any]:
     JSON parameter (a single string to send, where arrays of ids are encoded element by element)."""
     if not wanted:
         return {}
-    columns = (sa.cast(Event.patient_id, sa.Text).label("patient_id"), _event_id(), Event.target_date, Event.status,
+    columns = (_id_text(Event.patient_id, "patient_id"), _event_id(), Event.target_date, Event.status,
                Event.appointment_time, Event.appointment_location)
     connection = core_connection()
     if connection.dialect.name == "postgresql":
@@ -248,20 +265,8 @@ def survey_rows(ctx: SiteDay) -> list[Row]:
     with the latest of their two surveys."""
     if not ctx.patients:
         return []
-    patients = sa.select(Patient.id).where(_at_site(ctx.site)).subquery()
-    latest = (sa.select(_event_id(), Event.label, Event.status, Event.window_end)
-              .where(Event.patient_id == patients.c.id, Event.kind == "symptom_survey", Event.status != "cancelled",
-                     Event.window_end < ctx.day)
-              .order_by(Event.window_end.desc()).limit(NONRESPONSE_SURVEYS).lateral())
-    per_patient = {"partition_by": patients.c.id}
-    last = (sa.select(patients.c.id.label("patient_id"), latest,
-                      sa.func.count().over(**per_patient).label("surveys"),
-                      sa.func.count().filter(latest.c.status == "completed").over(**per_patient).label("completed"),
-                      sa.func.row_number().over(**per_patient, order_by=latest.c.window_end.desc()).label("rank"))
-            .select_from(patients.join(latest, sa.true())).subquery())
     rows = []
-    for survey in core_connection().execute(sa.select(last).where(
-            last.c.rank == 1, last.c.surveys == NONRESPONSE_SURVEYS, last.c.completed == 0)).all():
+    for survey in _unanswered_surveys(ctx):
         patient = ctx.patients.get(survey.patient_id)
         if patient is None:
             continue
@@ -274,6 +279,43 @@ def survey_rows(ctx: SiteDay) -> list[Row]:
     return rows
 
 
+def _unanswered_surveys(ctx: SiteDay) -> list[Any]:
+    """The latest closed survey of each patient whose last two closed surveys were not completed."""
+    if core_connection().dialect.name != "postgresql":
+        return _unanswered_surveys_portable(ctx)
+    patients = sa.select(Patient.id).where(_at_site(ctx.site)).subquery()
+    latest = (sa.select(_event_id(), Event.label, Event.status, Event.window_end)
+              .where(Event.patient_id == patients.c.id, Event.kind == "symptom_survey", Event.status != "cancelled",
+                     Event.window_end < ctx.day)
+              .order_by(Event.window_end.desc()).limit(NONRESPONSE_SURVEYS).lateral())
+    per_patient = {"partition_by": patients.c.id}
+    last = (sa.select(patients.c.id.label("patient_id"), latest,
+                      sa.func.count().over(**per_patient).label("surveys"),
+                      sa.func.count().filter(latest.c.status == "completed").over(**per_patient).label("completed"),
+                      sa.func.row_number().over(**per_patient, order_by=latest.c.window_end.desc()).label("rank"))
+            .select_from(patients.join(latest, sa.true())).subquery())
+    return core_connection().execute(sa.select(last).where(
+        last.c.rank == 1, last.c.surveys == NONRESPONSE_SURVEYS, last.c.completed == 0)).all()
+
+
+def _unanswered_surveys_portable(ctx: SiteDay) -> list[Any]:
+    """The same, without LATERAL or window filters (the laptop's SQLite): every closed survey of the site's
+    patients, judged here."""
+    closed = core_connection().execute(
+        sa.select(Event.patient_id, _event_id(), Event.label, Event.status, Event.window_end)
+        .join(Patient, Patient.id == Event.patient_id)
+        .where(_at_site(ctx.site), Event.kind == "symptom_survey", Event.status != "cancelled",
+               Event.window_end < ctx.day)
+        .order_by(Event.patient_id, Event.window_end.desc())).all()
+    latest: dict[uuid.UUID, list[Any]] = {}
+    for survey in closed:
+        latest.setdefault(survey.patient_id, [])
+        if len(latest[survey.patient_id]) < NONRESPONSE_SURVEYS:
+            latest[survey.patient_id].append(survey)
+    return [surveys[0] for surveys in latest.values()
+            if len(surveys) == NONRESPONSE_SURVEYS and all(s.status != "completed" for s in surveys)]
+
+
 WORKLIST_SOURCES: list[WorklistSource] = [alert_rows, pfs_rows, overdue_rows, due_rows, survey_rows]
 
 
@@ -282,7 +324,7 @@ WORKLIST_SOURCES: list[WorklistSource] = [alert_rows, pfs_rows, overdue_rows, du
 def _on_study(site: Site) -> dict[uuid.UUID, PatientRef]:
     study = site.study
     return {r.id: PatientRef(r.id, r.subject_id, r.first_dose_date, study, r.key) for r in core_connection().execute(
-        sa.select(Patient.id, Patient.subject_id, Patient.first_dose_date, sa.cast(Patient.id, sa.Text).label("key"))
+        sa.select(Patient.id, Patient.subject_id, Patient.first_dose_date, _id_text(Patient.id, "key"))
         .where(_at_site(site))).all()}
 
 

@@ -51,3 +51,33 @@ def test_a_demo_patient_reads_and_revalidates_their_calendar_on_sqlite(tmp_path)
 
     assert client.post("/api/v1/auth/logout", headers=headers).status_code == 204
     assert client.get(f"/api/v1/patients/{patient_id}/calendar", headers=headers).status_code == 401
+
+
+def test_the_nurses_morning_on_the_laptop_demo(tmp_path):
+    """The console's worklist and a patient's page, and the API's worklist, on the SQLite demo."""
+    import re
+
+    database = f"sqlite:///{tmp_path / 'demo.sqlite3'}"
+    env = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "JWT_SECRET_KEY", "CADENCE_TESTING",
+                                                            "MIGRATION_DATABASE_URL"}}
+    env.update({"CADENCE_DEMO": "1", "DATABASE_URL": database, "REDIS_URL": _redis_url()})
+    _flask(["db", "upgrade"], env)
+    _flask(["demo", "load"], env)
+    app = create_app({"CADENCE_DEMO": True, "SQLALCHEMY_DATABASE_URI": database, "REDIS_URL": _redis_url(),
+                      "RATELIMIT_STORAGE_URI": _redis_url()})
+    client = app.test_client()
+
+    token = client.post("/api/v1/auth/login", json={"username": "nurse", "password": DEMO_PASSWORD}).get_json()
+    rows = client.get("/api/v1/sites/SH01/worklist", headers={"Authorization": f"Bearer {token['access_token']}"})
+    assert rows.status_code == 200 and rows.get_json()
+    assert all(len(r["patient_id"]) == 36 for r in rows.get_json())  # ids spelled as everywhere else
+
+    page = client.get("/console/sign-in")
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.get_data(as_text=True)).group(1)
+    signed_in = client.post("/console/sign-in", data={"csrf_token": csrf, "username": "nurse",
+                                                      "password": DEMO_PASSWORD})
+    assert signed_in.status_code == 302
+    worklist = client.get("/console/sites/SH01")
+    assert worklist.status_code == 200, worklist.get_data(as_text=True)[:500]
+    patient = rows.get_json()[0]["patient_id"]
+    assert client.get(f"/console/patients/{patient}").status_code == 200

@@ -218,3 +218,21 @@ def test_a_visit_past_its_planned_day_with_its_window_open_is_still_due(client, 
         assert [r["kind"] for r in rows if r["event_id"] is not None] == ["visit_due"], day
     rows = client.get("/api/v1/sites/WL9/worklist?date=2026-01-30", headers=auth.headers(nurse)).get_json()
     assert [(r["kind"], r["days_overdue"]) for r in rows if r["event_id"] is not None] == [("visit_overdue", 1)]
+
+
+def test_survey_non_response_is_judged_alike_with_and_without_postgresql_lateral_joins(site):
+    """The laptop's SQLite has no LATERAL join: its portable query must flag exactly the same surveys."""
+    silent = scans(PatientFactory(site=site, subject_id="P-SILENT", first_dose_date=date(2025, 3, 17)))
+    for n in (1, 2, 3):
+        survey_event(silent, n)
+    once = scans(PatientFactory(site=site, subject_id="P-ONCE", first_dose_date=date(2025, 3, 17)))
+    survey_event(once, 2)
+    survey_event(once, 3, status="completed", actual_date=date(2025, 3, 31))
+    new = scans(PatientFactory(site=site, subject_id="P-NEW", first_dose_date=date(2025, 3, 31)))
+    survey_event(new, 1)  # only one closed survey so far
+    ctx = worklists.SiteDay(site, date.fromisoformat(DAY), worklists._on_study(site))
+
+    flagged = {(s.patient_id, s.id) for s in worklists._unanswered_surveys(ctx)}
+
+    assert flagged == {(s.patient_id, s.id) for s in worklists._unanswered_surveys_portable(ctx)}
+    assert {patient for patient, _ in flagged} == {silent.id}
