@@ -6,7 +6,7 @@ the others are imported. Rows are checked and their calendars planned in memory,
 and functions as `POST /patients` (`services.patients`) and `POST /patients/{id}/assessments`
 (`services.assessments`); then each batch is written set-based in one transaction: the patients and
 their assessments in one flush (each audited by the ORM, with its CSV line as the reason), every
-event of the batch in one COPY, their audit records built by PostgreSQL from the rows just copied,
+event of the batch in one COPY, one audit record per calendar naming its events (same transaction),
 the reminders in one COPY (`calendar_writes.write_new_calendars`). The database's own refusals (a
 subject enrolled through the API meanwhile) send that batch, and that batch only, down the one
 patient at a time path, a savepoint each. An interrupted run keeps every committed batch; a re-run
@@ -354,8 +354,10 @@ def _import_one(line: int, raw: Mapping[str, str], source: str, summary: ImportS
         import_row(line, raw, source)
         savepoint.commit()
         summary.imported += 1
-    except (DomainError, ma.ValidationError, sa.exc.IntegrityError) as error:
+    except (DomainError, ma.ValidationError, sa.exc.IntegrityError, sa.exc.DataError) as error:
         savepoint.rollback()
         if isinstance(error, sa.exc.IntegrityError):
             error = conflict_from(error)
+        elif isinstance(error, sa.exc.DataError):  # a value the database cannot store: this row only
+            error = InvalidInput("row", "The database refused a value of this row.")
         summary.rejected.append((line, (raw.get("subject_id") or "").strip(), _error_text(error)))
