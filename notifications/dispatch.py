@@ -123,6 +123,7 @@ def settle_in_flight(now: datetime, journal: Callable[[], DeliveryJournal | None
             log.warning("delivery journal of claim %s unreadable, its rows are ambiguous: %s", claim_id, error)
             entries[claim_id] = None
     ambiguous = 0
+    retry = RetryPolicy.from_config(queued_by_rq=False)
     for row in rows:
         found = entries[row.claim_id]
         entry = found.get((str(row.id), row.attempts)) if found is not None else Entry("start")
@@ -135,8 +136,8 @@ def settle_in_flight(now: datetime, journal: Callable[[], DeliveryJournal | None
             db.session.add(DeliveryAttempt(reminder_id=row.id, at=now, channel=entry.channel, outcome="sent",
                                            provider_message_id=entry.provider_message_id,
                                            error="recorded from the delivery journal: the worker stopped"))
-        elif entry.kind == "unsent":
-            values.update(status="scheduled", last_error=entry.error)
+        elif entry.kind == "unsent":  # as the worker would have recorded it (notifications.delivery)
+            values.update(_unsent_outcome(entry, row.attempts, now, retry))
             db.session.add(DeliveryAttempt(reminder_id=row.id, at=now, channel=entry.channel, outcome=entry.outcome,
                                            error=entry.error))
         else:  # started, no result: the provider may or may not have the message
@@ -150,6 +151,17 @@ def settle_in_flight(now: datetime, journal: Callable[[], DeliveryJournal | None
     if ambiguous:
         log.warning("%d reminder(s) were in flight when their worker stopped; marked failed for staff", ambiguous)
     return ambiguous
+
+
+def _unsent_outcome(entry: Entry, attempts: int, now: datetime, retry: RetryPolicy) -> dict[str, Any]:
+    """A journalled refusal settles as the worker would have: a permanent one, or no route left, fails the
+    row; a transient one waits its back-off (queued, due again when its lease ends), or fails at the last
+    attempt; never sent again at once."""
+    if entry.outcome != "transient":
+        return {"status": "failed", "last_error": entry.error}
+    if retry.is_last(attempts, job_has_no_retry_left=False):
+        return {"status": "failed", "last_error": f"gave up after {attempts} attempt(s): {entry.error}"}
+    return {"status": "queued", "last_error": entry.error, "lease_until": retry.next_lease(attempts, now)}
 
 
 def _claim(model, now: datetime, limit: int, batch_size: int, lease_seconds: int) -> list[Claim]:

@@ -11,7 +11,8 @@ after the last call the last result. So after a crash exactly one row of the bat
 whose `start` has no result — as with the commit per reminder that the journal replaces:
 
 - a row with a `sent` result was sent: it is recorded as sent;
-- a row with an `unsent` result (transient, permanent, gone) was not: it is due again;
+- a row with an `unsent` result was not: it settles as the worker would have recorded it (a permanent
+  refusal or no route left fails it; a transient one waits its back-off, or fails at the last attempt);
 - a row with no entry was never handed to a provider: it is due again;
 - the row with `start` and no result is the ambiguous one: failed, for staff, never resent.
 

@@ -15,7 +15,7 @@ from rq.registry import ScheduledJobRegistry
 from backend.models import DeliveryAttempt, Reminder
 from backend.services.reminders import sync_event_reminders
 from notifications import worker
-from notifications.channels import TransientDeliveryError
+from notifications.channels import PermanentDeliveryError, TransientDeliveryError
 from notifications.delivery import RetryPolicy, deliver_reminder_batch
 from notifications.delivery_tx import DeliveryTx
 from notifications.dispatch import REMINDER_QUEUE, claim_due_reminders, dispatch_due, settle_in_flight
@@ -224,3 +224,23 @@ def test_rq_retries_a_batch_no_sooner_than_the_providers_retry_after(app, db, ch
     delay = registry.get_scheduled_time(job_id) - before
     assert timedelta(seconds=595) <= delay < timedelta(seconds=660)  # not the 5 s back-off (RQ keeps whole seconds)
     assert channels["sms"].tried == 2 and len(channels["sms"].sent) == 1  # the other reminder went out
+
+
+def test_refusals_journalled_before_a_worker_died_settle_as_the_worker_would_have(db, channels, journal):
+    """A permanent refusal fails its reminder; a transient one waits its back-off: neither is sent again
+    on the next tick (before this, both went straight back to the provider)."""
+    claim = batch_of(db, 8)
+    channels["log"].outcomes = [None, TransientDeliveryError("provider busy"), PermanentDeliveryError("bad token")]
+    dying_at(channels["log"], call=5)
+    run_until_death(db, claim, journal)
+
+    assert deliver_the_rest(db, journal, AFTER_LEASE) == 1
+    rows = state(db)
+    assert [(status, attempts) for _, status, attempts in rows[:5]] == [
+        ("sent", ["sent"]), ("queued", ["transient"]), ("failed", ["permanent"]), ("sent", ["sent"]),
+        ("failed", ["ambiguous"])]
+    for _, status, attempts in rows[5:]:
+        assert (status, attempts) == ("sent", ["sent"])
+    waiting = db.session.get(Reminder, rows[1][0])
+    assert waiting.lease_until > AFTER_LEASE  # due again after its back-off, not at once
+    assert str(rows[1][0]) not in sent_counts(channels["log"])
