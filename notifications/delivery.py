@@ -120,11 +120,17 @@ class RetryPolicy:
     intervals: tuple[int, ...]
     lease_seconds: int
     queued_by_rq: bool  # True: RQ retries the job, so keep the dispatcher off the row meanwhile
+    call_timeout: float = 10.0  # HTTP_TIMEOUT_SECONDS: the longest one provider call may take
 
     @classmethod
     def from_config(cls, *, queued_by_rq: bool) -> RetryPolicy:
         config = current_app.config
-        return cls(tuple(config["REMINDER_RETRY_INTERVALS"]), int(config["REMINDER_LEASE_SECONDS"]), queued_by_rq)
+        try:
+            call_timeout = float(config.get("HTTP_TIMEOUT_SECONDS", 10))
+        except (TypeError, ValueError):
+            call_timeout = 10.0  # the channel registry refuses such a setting at start-up
+        return cls(tuple(config["REMINDER_RETRY_INTERVALS"]), int(config["REMINDER_LEASE_SECONDS"]), queued_by_rq,
+                   call_timeout)
 
     @property
     def max_attempts(self) -> int:
@@ -228,8 +234,11 @@ def _send_chunk(tx: DeliveryTx, claim_id: uuid.UUID, chunk: list[_Due], devices:
         outcome.skipped += len(chunk)  # the dispatcher settled this claim: its rows are no longer ours
         tx.commit()
         return
+    # The lease covers every provider call of the chunk at its timeout: a slow provider must not see the
+    # dispatcher settle (and fence) a batch that is still being sent.
+    budget = retry.lease_seconds + len(chunk) * retry.call_timeout
     won = tx.start_sending([(item.row.id, item.rule.active_statuses) for item in chunk],
-                           now + timedelta(seconds=retry.lease_seconds), now)
+                           now + timedelta(seconds=budget), now)
     available = set(configured_channels())
     previous: list[Any] | None = None
     stopped = False

@@ -244,3 +244,14 @@ def test_refusals_journalled_before_a_worker_died_settle_as_the_worker_would_hav
     waiting = db.session.get(Reminder, rows[1][0])
     assert waiting.lease_until > AFTER_LEASE  # due again after its back-off, not at once
     assert str(rows[1][0]) not in sent_counts(channels["log"])
+
+
+def test_a_batch_in_flight_is_leased_for_every_provider_call_at_its_timeout(app, db, channels, journal):
+    claim = batch_of(db, 8)
+    dying_at(channels["log"], call=2)
+    run_until_death(db, claim, journal)
+
+    budget = app.config["REMINDER_LEASE_SECONDS"] + 8 * RetryPolicy.from_config(queued_by_rq=True).call_timeout
+    leases = {row.lease_until for row in db.session.scalars(sa.select(Reminder).where(Reminder.status == "sending"))}
+    assert leases == {LATER + timedelta(seconds=budget)}
+    assert settle_in_flight(LATER + timedelta(seconds=budget - 1), lambda: journal) == 0  # not yet settled

@@ -31,12 +31,17 @@ pytestmark = pytest.mark.slow
 
 @contextlib.contextmanager
 def configured(app, **values):
-    previous = {name: app.config[name] for name in values}
+    missing = object()
+    previous = {name: app.config.get(name, missing) for name in values}
     app.config.update(values)
     try:
         yield
     finally:
-        app.config.update(previous)
+        for name, value in previous.items():
+            if value is missing:
+                app.config.pop(name, None)
+            else:
+                app.config[name] = value
 
 
 @contextlib.contextmanager
@@ -56,7 +61,8 @@ def redis_at(app, url):
 
 def start_worker(app, record: Path, *, delay: float = 0.0, mode: str = "ok") -> subprocess.Popen:
     overrides = {**test_config(), **{name: app.config[name] for name in (
-        "REMINDER_BATCH_SIZE", "REMINDER_LEASE_SECONDS", "REMINDER_RETRY_INTERVALS")}}
+        "REMINDER_BATCH_SIZE", "REMINDER_LEASE_SECONDS", "REMINDER_RETRY_INTERVALS", "HTTP_TIMEOUT_SECONDS")
+        if name in app.config}}
     env = {**os.environ, "HARNESS_CONFIG": json.dumps(overrides), "HARNESS_RECORD": str(record),
            "HARNESS_DELAY": str(delay), "HARNESS_MODE": mode, "PYTHONPATH": str(ROOT)}
     return subprocess.Popen([sys.executable, "-m", "tests.notifications.worker_harness"], cwd=ROOT, env=env,
@@ -141,7 +147,8 @@ def test_with_redis_down_reminders_are_still_planned_and_all_sent_once_when_it_r
 
 def test_a_worker_killed_mid_batch_loses_nothing_and_sends_nothing_twice(app, db, tmp_path):
     record = tmp_path / "sent.jsonl"
-    with configured(app, REMINDER_BATCH_SIZE=10, REMINDER_LEASE_SECONDS=3):
+    # a 3 s lease, and provider calls of at most 10 ms (the sending lease covers each call at its timeout)
+    with configured(app, REMINDER_BATCH_SIZE=10, REMINDER_LEASE_SECONDS=3, HTTP_TIMEOUT_SECONDS="0.01"):
         ids = due_reminders(db, patients=3, visits=10)
         assert dispatch_due(utcnow()).jobs_enqueued == 6
         worker = start_worker(app, record, delay=0.05)
