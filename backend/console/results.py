@@ -23,7 +23,6 @@ from backend.console.auth import staff_page
 from backend.schemas.results import ResultsQuerySchema
 from backend.services import results as results_service
 from backend.services import safety as safety_service
-from backend.services.studies import study_by_code
 from schedules import safety as safety_rules
 
 bp = Blueprint("console_results", __name__)
@@ -53,11 +52,12 @@ def km_figure(efficacy: dict[str, Any], endpoint: str) -> dict[str, Any]:
 
 
 def results_page(principal: Principal, code: str, args: Any) -> dict[str, Any]:
-    study = study_by_code(principal, code)  # 404 out of scope, like missing
     query, errors = parse_query(args)
-    efficacy, patients = results_service.study_results(principal, code, query["cutoff"], query["regimen"])
-    safety = safety_service.study_safety(principal, code, query["cutoff"], query["regimen"])
-    lanes = [results_service.swimmer_lane(result) for result in patients]
+    # 404 out of scope, like missing; the patients are loaded once for both tables (the endpoints' functions)
+    study, patients = results_service.study_patients(principal, code, query["regimen"])
+    efficacy, results = results_service.efficacy_of(patients, query["cutoff"], query["regimen"])
+    safety = safety_service.safety_of(patients, query["cutoff"], query["regimen"])
+    lanes = [results_service.swimmer_lane(result) for result in results]
     groups = [{**efficacy, "regimen": efficacy["regimen"] or _("All patients")}]
     if len(efficacy["by_regimen"]) > 1:
         groups += efficacy["by_regimen"]

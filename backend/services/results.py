@@ -196,6 +196,13 @@ def study_results(principal: Principal, code: str, cutoff: date | None,
                   regimen: str | None) -> tuple[dict[str, Any], list[PatientResult]]:
     """The efficacy body and the patient results it summarises (the console's swimmer plot draws those)."""
     _, patients = study_patients(principal, code, regimen)
+    return efficacy_of(patients, cutoff, regimen)
+
+
+def efficacy_of(patients: Sequence[Patient], cutoff: date | None,
+                regimen: str | None) -> tuple[dict[str, Any], list[PatientResult]]:
+    """`study_results` for patients already loaded (the console's Results page loads them once for both
+    tables)."""
     results = list(derive_results(patients, cutoff).values())
     by_regimen = []
     for name in sorted({r.patient.regimen for r in results}):

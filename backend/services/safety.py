@@ -84,4 +84,9 @@ def safety_tables(patients: Sequence[Patient], cutoff: date | None) -> dict[str,
 
 def study_safety(principal: Principal, code: str, cutoff: date | None, regimen: str | None) -> dict[str, Any]:
     _, patients = study_patients(principal, code, regimen)
+    return safety_of(patients, cutoff, regimen)
+
+
+def safety_of(patients: Sequence[Patient], cutoff: date | None, regimen: str | None) -> dict[str, Any]:
+    """`study_safety` for patients already loaded."""
     return {"regimen": regimen, **safety_tables(patients, cutoff)}
