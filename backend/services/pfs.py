@@ -177,24 +177,17 @@ class CalendarScan:
     target_date: date
 
 
-def calendar_scans(patient_ids: Iterable[uuid.UUID],
-                   numbers: dict[uuid.UUID, int] | None = None) -> dict[uuid.UUID, dict[int, CalendarScan]]:
-    """Each patient's tumour-assessment events by visit number (`assessment:{k}`), one query per chunk;
-    with `numbers`, only visit `numbers[patient]` of each (looked up by the events' natural key)."""
+def calendar_scans(patient_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, dict[int, CalendarScan]]:
+    """Each patient's tumour-assessment events by visit number (`assessment:{k}`), one query per chunk."""
     ids = list(patient_ids)
     scans: dict[uuid.UUID, dict[int, CalendarScan]] = {pid: {} for pid in ids}
     for start in range(0, len(ids), _CHUNK):
         chunk = ids[start:start + _CHUNK]
-        if numbers is None:
-            which = sa.and_(Event.patient_id.in_(chunk), Event.kind == "tumor_assessment")
-        else:
-            # Both columns of the (patient_id, key) unique index, as two short lists; pairs filtered below.
-            which = sa.and_(Event.patient_id.in_(chunk),
-                            Event.key.in_(sorted({f"assessment:{numbers[pid]}" for pid in chunk})))
         for row in db.session.execute(
-                sa.select(Event.patient_id, Event.key, Event.id, Event.protocol_date, Event.target_date).where(which)):
+                sa.select(Event.patient_id, Event.key, Event.id, Event.protocol_date, Event.target_date)
+                .where(Event.patient_id.in_(chunk), Event.kind == "tumor_assessment")):
             number = row.key.removeprefix("assessment:")
-            if number.isdigit() and (numbers is None or numbers[row.patient_id] == int(number)):
+            if number.isdigit():
                 scans[row.patient_id][int(number)] = CalendarScan(row.id, row.protocol_date, row.target_date)
     return scans
 
