@@ -6,9 +6,12 @@ PostgreSQL-only reads (the calendar's one-statement sign-in read and its fast pa
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from backend.app import create_app
 from tests.conftest import _redis_url
@@ -23,17 +26,22 @@ def _flask(args: list[str], env: dict[str, str]) -> None:
     assert result.returncode == 0, result.stderr[-2000:]
 
 
-def test_a_demo_patient_reads_and_revalidates_their_calendar_on_sqlite(tmp_path):
+@pytest.fixture()
+def demo_client(tmp_path):
+    """What `make run` serves: the demo loaded into a fresh SQLite file by the flask CLI, the app on it."""
     database = f"sqlite:///{tmp_path / 'demo.sqlite3'}"
     env = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "JWT_SECRET_KEY", "CADENCE_TESTING",
                                                             "MIGRATION_DATABASE_URL"}}
     env.update({"CADENCE_DEMO": "1", "DATABASE_URL": database, "REDIS_URL": _redis_url()})
     _flask(["db", "upgrade"], env)
     _flask(["demo", "load"], env)
-
     app = create_app({"CADENCE_DEMO": True, "SQLALCHEMY_DATABASE_URI": database, "REDIS_URL": _redis_url(),
                       "RATELIMIT_STORAGE_URI": _redis_url()})
-    client = app.test_client()
+    return app.test_client()
+
+
+def test_a_demo_patient_reads_and_revalidates_their_calendar_on_sqlite(demo_client):
+    client = demo_client
     signed_in = client.post("/api/v1/auth/login", json={"username": "patient1", "password": DEMO_PASSWORD})
     assert signed_in.status_code == 200, signed_in.get_json()
     headers = {"Authorization": f"Bearer {signed_in.get_json()['access_token']}"}
@@ -53,19 +61,9 @@ def test_a_demo_patient_reads_and_revalidates_their_calendar_on_sqlite(tmp_path)
     assert client.get(f"/api/v1/patients/{patient_id}/calendar", headers=headers).status_code == 401
 
 
-def test_the_nurses_morning_on_the_laptop_demo(tmp_path):
+def test_the_nurses_morning_on_the_laptop_demo(demo_client):
     """The console's worklist and a patient's page, and the API's worklist, on the SQLite demo."""
-    import re
-
-    database = f"sqlite:///{tmp_path / 'demo.sqlite3'}"
-    env = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "JWT_SECRET_KEY", "CADENCE_TESTING",
-                                                            "MIGRATION_DATABASE_URL"}}
-    env.update({"CADENCE_DEMO": "1", "DATABASE_URL": database, "REDIS_URL": _redis_url()})
-    _flask(["db", "upgrade"], env)
-    _flask(["demo", "load"], env)
-    app = create_app({"CADENCE_DEMO": True, "SQLALCHEMY_DATABASE_URI": database, "REDIS_URL": _redis_url(),
-                      "RATELIMIT_STORAGE_URI": _redis_url()})
-    client = app.test_client()
+    client = demo_client
 
     token = client.post("/api/v1/auth/login", json={"username": "nurse", "password": DEMO_PASSWORD}).get_json()
     rows = client.get("/api/v1/sites/SH01/worklist", headers={"Authorization": f"Bearer {token['access_token']}"})
