@@ -20,6 +20,7 @@ head (the `flask db upgrade` migrations), and then:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import tempfile
@@ -77,6 +78,28 @@ def make_app(url: str):
 
     return create_app({"SQLALCHEMY_DATABASE_URI": url, "CADENCE_DEMO": True, "LOG_LEVEL": "WARNING",
                        "PASSWORD_HASH_TIME_COST": 1, "PASSWORD_HASH_MEMORY_KIB": 1024})
+
+
+@contextlib.contextmanager
+def scratch_app(url: str, keep: bool = False):
+    """The app on a new database at `url`, migrated to head (what `flask db upgrade` runs); the database is
+    dropped afterwards unless `keep`."""
+    from flask_migrate import upgrade
+
+    from backend.extensions import db
+
+    recreate_database(url)
+    app = make_app(url)
+    try:
+        with app.app_context():
+            upgrade()
+        yield app
+    finally:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+        if not keep:
+            drop_database(url)
 
 
 def set_up_study() -> None:
@@ -184,16 +207,12 @@ def main() -> int:
     args = parser.parse_args()
 
     import sqlalchemy as sa
-    from flask_migrate import upgrade
 
     from backend.extensions import db
     from backend.models import Event
 
-    recreate_database(args.database_url)
-    app = make_app(args.database_url)
-    try:
+    with scratch_app(args.database_url, args.keep) as app:
         with app.app_context():
-            upgrade()  # what `flask db upgrade` runs
             set_up_study()
             from backend.services.calendars import local_today
 
@@ -223,12 +242,6 @@ def main() -> int:
             print(f"re-planned {replanned} patients after one late cycle-1 day 1 each in {replan_elapsed:.1f} s "
                   f"({replan_elapsed / replanned * 1000:.1f} ms per patient)")
         print(f"peak RSS {peak_rss_mib():.0f} MiB")
-    finally:
-        with app.app_context():
-            db.session.remove()
-            db.engine.dispose()
-        if not args.keep:
-            drop_database(args.database_url)
     return 0
 
 

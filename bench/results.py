@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from enrollment import drop_database, make_app, recreate_database  # noqa: E402
+from enrollment import scratch_app  # noqa: E402
 
 REGIMENS = ("INET-PAC", "INET-PAC-PER", "INET-PER-DOC", "INET-PYR-VNR")
 TARGET_MS = 200
@@ -147,17 +147,13 @@ def main() -> int:
     args = parser.parse_args()
 
     import sqlalchemy as sa
-    from flask_migrate import upgrade
 
     from backend.extensions import db
     from backend.models import Patient, User
     from backend.services.auth import issue_tokens
 
-    recreate_database(args.database_url)
-    app = make_app(args.database_url)
-    try:
+    with scratch_app(args.database_url, args.keep) as app:
         with app.app_context():
-            upgrade()
             one = populate(args.patients)
             admin = User(username="bench-admin", role="admin", is_active=True, password_hash="!unusable")
             db.session.add(admin)
@@ -187,12 +183,6 @@ def main() -> int:
                   f"ratio to baseline {elapsed / base:5.1f}x  "
                   f"{'OK' if elapsed <= TARGET_MS else 'ABOVE TARGET'} (target <= {TARGET_MS} ms)")
         print(f"worst {worst:.1f} ms: {'OK' if worst <= TARGET_MS else 'ABOVE TARGET'}")
-    finally:
-        with app.app_context():
-            db.session.remove()
-            db.engine.dispose()
-        if not args.keep:
-            drop_database(args.database_url)
     return 0
 
 

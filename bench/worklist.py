@@ -32,7 +32,7 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.enrollment import drop_database, make_app, recreate_database  # noqa: E402
+from bench.enrollment import scratch_app  # noqa: E402
 
 REGIMENS = ("INET-PAC", "INET-PAC-PER", "INET-PER-DOC", "INET-PYR-VNR")
 
@@ -109,16 +109,11 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
     args = parser.parse_args()
 
-    from flask_migrate import upgrade
-
     from backend.extensions import db
     from backend.models import Patient, Site
 
-    recreate_database(args.database_url)
-    app = make_app(args.database_url)
-    try:
+    with scratch_app(args.database_url, args.keep) as app:
         with app.app_context():
-            upgrade()
             from backend.services.calendars import local_today
             from backend.services.worklists import worklist_rows
 
@@ -153,12 +148,6 @@ def main() -> int:
             print(f"baseline (indexed lookup): {baseline_ms:.3f} ms per request")
             print(f"ratio worklist / baseline: {worklist_ms / baseline_ms:.0f}x; target p95 <= 100 ms: "
                   f"{'met' if worklist_p95 <= 100 else 'NOT met'}")
-            db.session.remove()
-    finally:
-        if not args.keep:
-            with app.app_context():
-                db.engine.dispose()
-            drop_database(args.database_url)
     return 0
 
 
