@@ -13,9 +13,10 @@ in all.
 """
 from __future__ import annotations
 
+
 import functools
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 import sqlalchemy as sa
@@ -80,6 +81,7 @@ class _RequestFacts:
     revoked: bool
     principal: Principal | None
     row: tuple | None = None
+    read: tuple[SignedInRead, dict[str, Any]] | None = None  # the view's read these facts were read with
 
 
 _FACTS_KEY = "cadence.auth_facts"
@@ -157,8 +159,9 @@ def _request_facts(payload: dict[str, Any]) -> _RequestFacts | None:
     """The token's user, whether the token is revoked, and the principal, from one query (PostgreSQL;
     None elsewhere: the callers then use the separate lookups)."""
     jti = payload.get("jti", "")
+    wanted = request.environ.get(_READ_KEY)
     facts = request.environ.get(_FACTS_KEY)
-    if facts is not None and facts.jti == jti:
+    if facts is not None and facts.jti == jti and facts.read == wanted:  # read already (or by the fast path)
         return facts
     if db.engine.dialect.name != "postgresql":  # the engine, not the session: the held read needs none
         return None
@@ -169,25 +172,27 @@ def _request_facts(payload: dict[str, Any]) -> _RequestFacts | None:
         facts = _RequestFacts(jti, None, True, None)
     else:
         facts = _RequestFacts(jti, None, False, None) if sign_in_id is None else \
-            _read_facts(jti, user_id, sign_in_id, request.environ.get(_READ_KEY))
-    request.environ[_FACTS_KEY] = facts
+            _read_facts(jti, user_id, sign_in_id, wanted)
+    facts = request.environ[_FACTS_KEY] = replace(facts, read=wanted)
     return facts
 
 
 def signed_in(payload: dict[str, Any], roles: tuple[str, ...], read: SignedInRead,
-              params: dict[str, Any]) -> tuple[Principal, tuple] | None:
+              params: dict[str, Any], environ: dict[str, Any]) -> tuple[Principal, tuple] | None:
     """For a caller outside Flask's request handling (the calendar's fast path,
     backend.api.calendar_fast_path), given claims whose signature and times were verified: the
     principal and the `read` row when the token is a well-formed access token of a live sign-in of an
     active account in one of `roles`, all from one statement; None otherwise (the caller then leaves
-    the request to the ordinary path, which answers 401/403 as usual). PostgreSQL only."""
+    the request to the ordinary path, which answers 401/403 as usual, reusing these facts from
+    `environ` instead of reading them again). PostgreSQL only."""
     if payload.get("type") != "access" or not well_formed(payload) or db.engine.dialect.name != "postgresql":
         return None
     try:
         user_id = uuid.UUID(payload["sub"])
     except ValueError:
         return None
-    facts = _read_facts(payload["jti"], user_id, uuid.UUID(payload["sid"]), (read, params))
+    facts = environ[_FACTS_KEY] = replace(
+        _read_facts(payload["jti"], user_id, uuid.UUID(payload["sid"]), (read, params)), read=(read, params))
     if facts.user is None or facts.revoked or not facts.user.is_active or facts.row is None \
             or facts.principal is None or facts.principal.role not in roles:
         return None

@@ -84,7 +84,8 @@ class CalendarFastPath:
                 claims = jwt._decode_jwt_from_config(authorization[len("Bearer "):])
             except Exception:  # noqa: BLE001 - any refusal is the Flask path's to answer
                 return None
-            found = signed_in(claims, CALENDAR_READERS, calendar_reads.SIGNED_IN_HEAD, {"patient_id": patient_id})
+            found = signed_in(claims, CALENDAR_READERS, calendar_reads.SIGNED_IN_HEAD, {"patient_id": patient_id},
+                              environ)
             if found is None:
                 return None
             principal, row = found

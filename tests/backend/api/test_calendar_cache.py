@@ -161,3 +161,14 @@ def test_the_held_autocommit_connection_is_never_the_pools(app):
         finally:
             pooled.close()
         held.close()
+
+
+def test_a_calendar_not_yet_cached_signs_the_request_in_once(client, auth, site, nurse):
+    """The fast path reads the sign-in, finds no text and hands the request to Flask with what it read."""
+    patient = enrol(site)
+    headers = auth.headers(nurse)
+    CalendarBodies.clear()
+    with statements() as seen:
+        answer = client.get(url(patient), headers=headers)
+    assert answer.status_code == 200
+    assert sum("sign_ins" in statement for statement in seen) == 1
