@@ -25,4 +25,4 @@ class Worklist(MethodView):
         rows = worklists_service.site_worklist(current_principal(), code, query["date"])
         pagination_parameters.item_count = len(rows)
         start = (pagination_parameters.page - 1) * pagination_parameters.page_size
-        return rows[start:start + pagination_parameters.page_size]
+        return list(rows[start:start + pagination_parameters.page_size])

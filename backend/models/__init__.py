@@ -8,7 +8,7 @@ from backend.models.base import Base
 from backend.models.devices import Device
 from backend.models.events import CalendarVersion, Event
 from backend.models.notifications import StaffNotification
-from backend.models.patients import Patient
+from backend.models.patients import Patient, WorklistVersion
 from backend.models.reminders import DeliveryAttempt, PatientTimezoneChange, Reminder
 from backend.models.sessions import SecurityEvent, SignIn
 from backend.models.studies import Site, Study
@@ -19,5 +19,5 @@ __all__ = [
     "ActivationCode", "AdverseEvent", "AuditRecord", "Base", "CalendarVersion", "DeliveryAttempt", "Device", "Event",
     "Patient", "PatientOutcome", "PatientTimezoneChange", "Reminder", "SecurityEvent", "SignIn", "Site",
     "StaffNotification", "Study", "SymptomAlert",
-    "SymptomReport", "TumourAssessment", "User",
+    "SymptomReport", "TumourAssessment", "User", "WorklistVersion",
 ]

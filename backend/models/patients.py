@@ -48,3 +48,19 @@ class Patient(Audited, IdMixin, TimestampMixin, Base):
     def effective_timezone(self) -> str:
         """The patient's own zone, falling back to the site's."""
         return self.timezone or self.site.timezone
+
+
+class WorklistVersion(Base):
+    """A stamp per patient, with their site, that moves whenever anything a site's worklist reads of
+    them changes (the patient, their calendar, alerts, assessments, outcomes): on PostgreSQL triggers
+    stamp it from one sequence in the writer's transaction (migration 0008_worklist_versions), so every
+    writer is covered. backend.services.worklist_cache reads a site's stamps in one indexed read.
+    Not clinical data: not audited."""
+
+    __tablename__ = "worklist_versions"
+    __table_args__ = (sa.Index("ix_worklist_versions_site", "site_id", "version"),)
+
+    patient_id: so.Mapped[uuid.UUID] = so.mapped_column(sa.ForeignKey("patients.id", ondelete="CASCADE"),
+                                                        primary_key=True)
+    site_id: so.Mapped[uuid.UUID]
+    version: so.Mapped[int] = so.mapped_column(sa.BigInteger)

@@ -34,7 +34,7 @@ the patients PFS can flag), no query per patient, read as plain Core rows, event
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import date, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -51,6 +51,7 @@ from backend.services.assessments import ON_STUDY, site_today
 from backend.services.calendar_events import state_of
 from backend.services.pfs import core_connection
 from backend.services.collector import collector_paused
+from backend.services.worklist_cache import worklist_rows_remembered
 from backend.services.worklist_parts import N_, Np_, PatientRef, Phrase, Row, SiteDay, WorklistSource, booked, row
 from backend.services.worklist_pfs import derive_remembered, pfs_candidates
 from schedules.pfs import MISSED, OPEN, UPCOMING, PfsResult
@@ -353,8 +354,11 @@ def worklist_rows(site: Site, day: date) -> list[Row]:
         return _one_row_per_thing(r for source in WORKLIST_SOURCES for r in source(ctx))
 
 
-def site_worklist(principal: Principal, code: str, day: date | None = None) -> list[Row]:
+def site_worklist(principal: Principal, code: str, day: date | None = None) -> Sequence[Row]:
+    """The worklist of a site in the principal's scope (404 otherwise), made anew only when something it
+    reads changed (backend.services.worklist_cache): shared rows, read-only."""
     site = db.session.scalar(sa.select(Site).where(Site.code == code))
     if site is None or not can_see_site(principal, site):
         raise NotFound(f"No site {code!r}.")
-    return worklist_rows(site, day or site_today(site))
+    day = day or site_today(site)
+    return worklist_rows_remembered(site, day, lambda: worklist_rows(site, day))
