@@ -106,6 +106,9 @@ def seed(worklist_patients: int) -> dict:
         WHERE e.patient_id = :template"""), {"template": template.id})
     connection.execute(sa.text("""
         INSERT INTO calendar_versions (patient_id, version) SELECT id, 1 FROM bench_patients"""))
+    connection.execute(sa.text("""
+        INSERT INTO worklist_versions (patient_id, site_id, version)
+        SELECT id, :site, nextval('worklist_version_stamps') FROM bench_patients"""), {"site": big.id})
     db.session.commit()
     db.session.execute(sa.text("ANALYZE"))
     db.session.commit()
