@@ -13,7 +13,9 @@ response) twice:
 2. `backend.services.imports.import_patients`, the code `flask patients import` runs, in batches of
    `--batch`.
 
-Each run starts from its own empty scratch database. It prints rows per second of each, their ratio and
+Each run starts from its own empty scratch database, migrated to head: both paths meet the same
+audit checks (since 0009_event_inserts, one set-based check per INSERT or COPY of events, which the
+baseline's enrolments gain from too). It prints rows per second of each, their ratio and
 whether the target (10x) is met, and the process's RSS after each run (a batch is the unit of memory and
 of transaction: neither grows with the file).
 """

@@ -161,12 +161,13 @@ def plant(count: int) -> list[uuid.UUID]:
                               "audience": "patient", "channel": "log", "target_date": day,
                               "timezone": "Asia/Shanghai", "send_at": now - timedelta(hours=hours, seconds=n),
                               "status": "scheduled", "attempts": 0, "created_at": now, "updated_at": now})
-    for start in range(0, len(events), 10_000):
-        db.session.execute(sa.insert(Event.__table__), events[start:start + 10_000])
-    # Every change to events is audited in its transaction (a deferred check at commit): one record per patient.
+    # Every new event is audited in its transaction, before it is inserted (checked per statement):
+    # one record per patient.
     db.session.execute(sa.insert(AuditRecord), [
         {"role": "system", "action": "create", "entity": "events", "entity_id": str(patient.id), "changes": {},
          "reason": "benchmark set-up"} for patient in patients])
+    for start in range(0, len(events), 10_000):
+        db.session.execute(sa.insert(Event.__table__), events[start:start + 10_000])
     for start in range(0, count, 10_000):
         db.session.execute(sa.insert(Reminder.__table__), reminders[start:min(start + 10_000, count)])
     db.session.commit()

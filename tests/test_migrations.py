@@ -90,3 +90,47 @@ def test_revision_0006_folds_the_alerts_of_one_report_into_one(app):
     with admin.connect() as conn:
         conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{sa.engine.make_url(url).database}" WITH (FORCE)'))
     admin.dispose()
+
+
+def test_revision_0009_downgrades_to_the_per_row_check_of_inserts_and_back(app):
+    """0009 moves the check of new events to one statement-level trigger; its downgrade restores the
+    deferred per-row check of INSERT (0007) and drops the index it added."""
+    import sqlalchemy as sa
+    from flask_migrate import downgrade, upgrade
+
+    from backend import create_app
+    from tests.conftest import _database_url, _recreate_database, test_config
+
+    url = _database_url() + "_0009"
+    _recreate_database(url)
+    scratch = create_app({**test_config(), "SQLALCHEMY_DATABASE_URI": url, "MIGRATION_DATABASE_URL": url})
+
+    def state():
+        with db.engine.connect() as conn:
+            triggers = dict(conn.execute(sa.text(
+                "SELECT tgname, pg_get_triggerdef(oid) FROM pg_trigger WHERE tgrelid = 'events'::regclass "
+                "AND tgname IN ('events_audited', 'events_inserts_audited')")).all())
+            index = conn.execute(sa.text("SELECT to_regclass('ix_audit_records_transaction')")).scalar()
+        return triggers, index
+
+    with scratch.app_context():
+        from backend.extensions import db
+
+        upgrade()
+        triggers, index = state()
+        assert "AFTER DELETE OR UPDATE ON" in triggers["events_audited"]
+        assert "AFTER INSERT" in triggers["events_inserts_audited"] and "FOR EACH STATEMENT" in \
+            triggers["events_inserts_audited"] and index is not None
+        downgrade(revision="0008_worklist_versions")
+        triggers, index = state()
+        assert list(triggers) == ["events_audited"] and index is None
+        assert "AFTER INSERT OR DELETE OR UPDATE" in triggers["events_audited"]
+        assert "DEFERRABLE INITIALLY DEFERRED" in triggers["events_audited"]
+        upgrade()
+        assert "events_inserts_audited" in state()[0]
+        db.engine.dispose()
+    admin = sa.create_engine(sa.engine.make_url(url).set(drivername="postgresql+psycopg", database="postgres"),
+                             isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{sa.engine.make_url(url).database}" WITH (FORCE)'))
+    admin.dispose()

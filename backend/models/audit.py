@@ -42,7 +42,9 @@ REASONS_KEY = "audit_reasons"
 
 class AuditRecord(Base):
     __tablename__ = "audit_records"
-    __table_args__ = (sa.Index("ix_audit_records_entity", "entity", "entity_id"),)
+    # By transaction: the statement-level check of new events reads the records of its transaction (0009).
+    __table_args__ = (sa.Index("ix_audit_records_entity", "entity", "entity_id"),
+                      sa.Index("ix_audit_records_transaction", "transaction_id", "entity"))
 
     id: so.Mapped[int] = so.mapped_column(sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True)
     at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
@@ -55,7 +57,7 @@ class AuditRecord(Base):
     reason: so.Mapped[str | None] = so.mapped_column(sa.Text)
     request_id: so.Mapped[str | None] = so.mapped_column(sa.String(64))
     # PostgreSQL fills it with txid_current(): the top-level transaction, savepoints included,
-    # which the deferred audit check at commit compares against.
+    # which the audit checks (deferred to commit; for new events, after each statement) compare against.
     transaction_id: so.Mapped[int | None] = so.mapped_column(sa.BigInteger, server_default=sa.FetchedValue())
 
 

@@ -1,8 +1,9 @@
 """Planning and re-planning a patient's calendar in the database, in bulk.
 
 Every plan or re-plan goes through :func:`_write_changes`, which inserts new events in bulk
-(PostgreSQL `COPY` in the caller's transaction), updates and cancels in bulk with a version check,
-writes one audit record per kind of change, and calls the reminders hook (:func:`_sync_reminders`)
+(PostgreSQL `COPY` in the caller's transaction, after their audit records: the database checks new
+events against them at once), updates and cancels in bulk with a version check, writes one audit
+record per changed event, and calls the reminders hook (:func:`_sync_reminders`)
 once with every event it touched. Nothing here commits except :func:`replan_study`.
 
 Offline sync: every calendar write first locks the patient row (`SELECT ... FOR UPDATE`, see
@@ -166,10 +167,11 @@ def _write_changes(patient: Patient, stored: Sequence[EventRow], changes: Calend
     if reason is not None:
         session.info[REASON_KEY] = reason
     created, encoded = _new_rows(patient.id, changes.to_create, facts or {}, now)
-    _insert_events(created, encoded)
+    # The audit records first: new events are checked against them as they are inserted (0009).
     record_many(session, action="create", entity="events", changes_by_id={
         str(row.id): {name: {"before": None, "after": getattr(row, name)} for name in _AUDITED_ON_CREATE}
         for row in created})
+    _insert_events(created, encoded)
 
     by_id = {str(row.id): row for row in stored}
     updated, diffs, pairs = [], {}, []
@@ -261,18 +263,19 @@ def _calendar_columns(rows: Sequence[EventRow]) -> dict[str, list[Any]]:
 def write_new_calendars(events: Sequence[tuple], reminder_rows: Sequence[dict[str, Any]],
                         audits: Mapping[uuid.UUID, tuple[dict[str, Any], str]]) -> None:
     """Store the calendars of many patients who had none (an import batch; the patients already
-    flushed) in the session's transaction: one COPY of their events, one of their audit records (one
-    per patient's calendar, entity `events`, the patient's id, naming every event: `audits` gives its
-    changes and reason), one of their reminders."""
+    flushed) in the session's transaction: one COPY of their audit records (one per patient's
+    calendar, entity `events`, the patient's id, naming every event: `audits` gives its changes and
+    reason), then one of their events, one of their reminders."""
     session = db.session
+    # The audit records first: new events are checked against them as they are inserted (0009).
+    record_many(session, action="create", entity="events",
+                changes_by_id={str(pid): changes for pid, (changes, _) in audits.items()},
+                reasons={str(pid): reason for pid, (_, reason) in audits.items()})
     if session.connection().dialect.name == "postgresql":
         _insert_events(list(events), list(events))
     else:
         _insert_events([EventRow(*v[:7], json.loads(v[7]), *v[8:12], json.loads(v[12]), *v[13:]) for v in events],
                        list(events))
-    record_many(session, action="create", entity="events",
-                changes_by_id={str(pid): changes for pid, (changes, _) in audits.items()},
-                reasons={str(pid): reason for pid, (_, reason) in audits.items()})
     reminders.copy_new_reminder_rows(reminder_rows)
 
 

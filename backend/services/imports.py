@@ -5,9 +5,10 @@ Each row is one patient, all or nothing: a row that fails a rule is rejected wit
 the others are imported. Rows are checked and their calendars planned in memory, with the same rules
 and functions as `POST /patients` (`services.patients`) and `POST /patients/{id}/assessments`
 (`services.assessments`); then each batch is written set-based in one transaction: the patients and
-their assessments in one flush (each audited by the ORM, with its CSV line as the reason), every
-event of the batch in one COPY, one audit record per calendar naming its events (same transaction),
-the reminders in one COPY (`calendar_writes.write_new_calendars`). The database's own refusals (a
+their assessments in one flush (each audited by the ORM, with its CSV line as the reason), one
+audit record per calendar naming its events, then every event of the batch in one COPY (the
+database checks it against those records once, as the COPY ends: revision 0009_event_inserts), the
+reminders in one COPY (`calendar_writes.write_new_calendars`). The database's own refusals (a
 subject enrolled through the API meanwhile) send that batch, and that batch only, down the one
 patient at a time path, a savepoint each. An interrupted run keeps every committed batch; a re-run
 skips the subjects already in their study and lists them.

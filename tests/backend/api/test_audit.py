@@ -103,6 +103,31 @@ def test_a_visit_outcome_written_behind_the_orms_back_cannot_be_committed(db):
     assert "completed" not in statuses
 
 
+def test_events_inserted_behind_the_orms_back_are_refused_at_once(db):
+    """Revision 0009: new events are checked by statement, not at commit; an audit record written
+    after the events, even in the same transaction, is too late."""
+    from tests.factories import SiteFactory
+    from tests.factories_patients import enrol
+
+    patient = enrol(SiteFactory())
+    copy = ("INSERT INTO events (id, patient_id, key, kind, cycle, day, label, agents, protocol_date, target_date, "
+            "window_start, window_end, flags, status, version, created_at, updated_at) "
+            "SELECT gen_random_uuid(), patient_id, key || '+', kind, cycle, day, label, agents, protocol_date, "
+            "target_date, window_start, window_end, flags, status, 1, now(), now() FROM events WHERE patient_id = :p")
+    audit = ("INSERT INTO audit_records (at, role, action, entity, entity_id, changes) "
+             "VALUES (now(), 'system', 'create', 'events', :p, '{}')")
+    before = db.session.scalar(sa.text("SELECT count(*) FROM events"))
+    for statements in ([copy], [copy, audit]):
+        with pytest.raises(sa.exc.DBAPIError, match="has no audit record"):
+            with db.engine.begin() as conn:
+                for statement in statements:
+                    conn.execute(sa.text(statement), {"p": str(patient.id)})
+    with db.engine.begin() as conn:  # the calendar's record first: accepted
+        conn.execute(sa.text(audit), {"p": str(patient.id)})
+        conn.execute(sa.text(copy), {"p": str(patient.id)})
+    assert db.session.scalar(sa.text("SELECT count(*) FROM events")) == 2 * before
+
+
 def test_a_change_without_its_audit_record_cannot_be_committed(db):
     """Written behind the ORM's back (no audit record), the insert is refused at commit."""
     with pytest.raises(sa.exc.DBAPIError, match="has no audit record"):
@@ -123,6 +148,14 @@ def test_the_commit_time_audit_checks_never_scan_the_trail(db):
             "WHERE proname IN ('audit_record_required', 'event_audit_record_required')")).all())
     assert settings == {"audit_record_required": "enable_seqscan=off",
                         "event_audit_record_required": "enable_seqscan=off"}
+
+
+def test_the_check_of_new_events_reads_the_transactions_records_once(db):
+    """Revision 0009: never a scan of the trail, never one pass over the records per new event, no JIT."""
+    with db.engine.connect() as conn:
+        settings = conn.execute(sa.text(
+            "SELECT array_to_string(proconfig, ',') FROM pg_proc WHERE proname = 'event_inserts_audited'")).scalar()
+    assert settings == "enable_seqscan=off,enable_nestloop=off,jit=off"
 
 
 def test_when_the_audit_write_fails_the_change_is_rolled_back(db, monkeypatch):
