@@ -94,10 +94,13 @@ def register_blueprints(app: Flask) -> None:
 
 
 def register_fast_paths(app: Flask) -> None:
-    """In front of Flask: a calendar 304, or a calendar text already made (backend.api.calendar_fast_path)."""
+    """In front of Flask: a calendar 304, or a calendar text already made (backend.api.calendar_fast_path);
+    the first page of a site's worklist already made (backend.api.worklist_fast_path)."""
     from backend.api.calendar_fast_path import register_calendar_fast_path
+    from backend.api.worklist_fast_path import register_worklist_fast_path
 
     register_calendar_fast_path(app)
+    register_worklist_fast_path(app)
 
 
 def register_console(app: Flask) -> None:

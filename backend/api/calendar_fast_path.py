@@ -120,12 +120,15 @@ def _compression(app: Flask, accept_encoding: str | None, size: int) -> str | No
     return flask_compress._choose_algorithm(compress.enabled_algorithms, accept_encoding)
 
 
-def register_calendar_fast_path(app: Flask) -> None:
-    """Not installed when rate limits apply to every route (RATELIMIT_DEFAULT / RATELIMIT_APPLICATION):
-    the limiter lives in Flask's hooks, and no request may pass it by. Nor off PostgreSQL (the
-    laptop's SQLite): its one-statement sign-in read is PostgreSQL's."""
+def installable(app: Flask) -> bool:
+    """A fast path is not installed when rate limits apply to every route (RATELIMIT_DEFAULT /
+    RATELIMIT_APPLICATION): the limiter lives in Flask's hooks, and no request may pass it by. Nor off
+    PostgreSQL (the laptop's SQLite): its one-statement sign-in read is PostgreSQL's."""
     if app.config.get("RATELIMIT_DEFAULT") or app.config.get("RATELIMIT_APPLICATION"):
-        return
-    if sa.engine.make_url(app.config["SQLALCHEMY_DATABASE_URI"]).get_backend_name() != "postgresql":
-        return
-    app.wsgi_app = CalendarFastPath(app, app.wsgi_app)
+        return False
+    return sa.engine.make_url(app.config["SQLALCHEMY_DATABASE_URI"]).get_backend_name() == "postgresql"
+
+
+def register_calendar_fast_path(app: Flask) -> None:
+    if installable(app):
+        app.wsgi_app = CalendarFastPath(app, app.wsgi_app)
