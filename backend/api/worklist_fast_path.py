@@ -19,64 +19,29 @@ Like the calendar's, it is installed only where no rate limit applies to every r
 from __future__ import annotations
 
 import json
-import logging
 import re
 import uuid
 
-import flask_compress.flask_compress as flask_compress
-from flask import Flask
 from werkzeug.http import http_date
 
-from backend.api.calendar_fast_path import _compression, installable
-from backend.auth import STAFF_ROLES
-from backend.guards import REQUEST_ID_PATTERN
+from backend.api.fast_paths import FastPath, bearer_claims, compressed, compression, installable
+from backend.api.worklists import blp
+from backend.auth import STAFF_ROLES, signed_in
 from backend.schemas.worklists import WorklistRowSchema
 from backend.services import worklist_cache
 
-PATH = re.compile(r"/api/v1/sites/([A-Za-z0-9_.-]{1,64})/worklist")
 PAGE_SIZE = 50  # backend.api.base.Blueprint's default page size: the page a request without a query gets
 
 
-class WorklistFastPath:
-    def __init__(self, app: Flask, wsgi_app):
-        self.app = app
-        self.wsgi_app = wsgi_app
-        self.dump = WorklistRowSchema(many=True).dump
-
-    def __call__(self, environ, start_response):
-        if environ.get("REQUEST_METHOD") == "GET" and not environ.get("QUERY_STRING") \
-                and environ.get("CONTENT_LENGTH") in (None, "", "0") and not environ.get("HTTP_TRANSFER_ENCODING"):
-            match = PATH.fullmatch(environ.get("PATH_INFO", ""))
-            if match is not None:
-                try:
-                    answer = self._answer(environ, match.group(1))
-                except Exception:  # noqa: BLE001 - Flask's path answers (and logs) any failure its own way
-                    logging.getLogger("cadence").warning("worklist fast path failed; answered by Flask",
-                                                         exc_info=False)
-                    answer = None
-                if answer is not None:
-                    headers, body = answer
-                    start_response("200 OK", headers)
-                    return [body]
-        return self.wsgi_app(environ, start_response)
+class WorklistFastPath(FastPath):
+    PATH = re.compile(r"/api/v1/sites/([A-Za-z0-9_.-]{1,64})/worklist")
+    NAME = "worklist"
+    dump = staticmethod(WorklistRowSchema(many=True).dump)
 
     def _answer(self, environ, code: str):
-        authorization = environ.get("HTTP_AUTHORIZATION", "")
-        request_id = environ.get("HTTP_X_REQUEST_ID")
-        if not authorization.startswith("Bearer ") or (
-                request_id is not None and not REQUEST_ID_PATTERN.fullmatch(request_id)):
-            return None
         with self.app.app_context():
-            from flask_jwt_extended.config import config as jwt_config
-
-            from backend.extensions import jwt
-            from backend.sign_in_reads import signed_in
-
-            if jwt_config.header_name != "Authorization" or jwt_config.header_type != "Bearer":
-                return None
-            try:
-                claims = jwt._decode_jwt_from_config(authorization[len("Bearer "):])
-            except Exception:  # noqa: BLE001 - any refusal is the Flask path's to answer
+            claims = bearer_claims(environ)
+            if claims is None:
                 return None
             found = signed_in(claims, STAFF_ROLES, worklist_cache.SIGNED_IN_SITE, {"code": code}, environ)
             if found is None:
@@ -87,19 +52,18 @@ class WorklistFastPath:
             if rows is None:
                 return None
             body = self.app.json.response(self.dump(rows[:PAGE_SIZE])).get_data()
-            from backend.api.worklists import blp
-
             pagination = json.dumps(blp._make_pagination_metadata(1, PAGE_SIZE, len(rows)))
-            headers = [("X-Pagination", pagination), ("X-Request-ID", request_id or uuid.uuid4().hex),
+            headers = [("X-Pagination", pagination),
+                       ("X-Request-ID", environ.get("HTTP_X_REQUEST_ID") or uuid.uuid4().hex),
                        ("Vary", "Accept-Encoding")]
-            algorithm = _compression(self.app, environ.get("HTTP_ACCEPT_ENCODING"), len(body))
+            algorithm = compression(self.app, environ.get("HTTP_ACCEPT_ENCODING"), len(body))
             if algorithm is not None:
-                body = flask_compress._compress_data(self.app, body, algorithm)
+                body = compressed(self.app, body, algorithm)
                 headers += [("Content-Encoding", algorithm), ("Date", http_date())]  # as flask-compress
-        return [("Content-Type", "application/json"), ("Content-Length", str(len(body))), *headers], body
+        return "200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body))), *headers], body
 
 
-def register_worklist_fast_path(app: Flask) -> None:
+def register_worklist_fast_path(app) -> None:
     """Installed where the calendar's is (same reasons: rate limits, PostgreSQL)."""
     if installable(app):
         app.wsgi_app = WorklistFastPath(app, app.wsgi_app)

@@ -129,3 +129,14 @@ def test_it_is_not_installed_when_every_route_is_rate_limited(app):
     register_worklist_fast_path(limited)
     assert not isinstance(limited.wsgi_app, WorklistFastPath)
     assert any(isinstance(layer, WorklistFastPath) for layer in wsgi_layers(app))
+
+
+def test_a_failure_in_the_fast_path_is_answered_by_flask(client, auth, nurse, overdue_today, monkeypatch):
+    expected = client.get(URL, headers=auth.headers(nurse)).get_json()
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the held connection broke")
+
+    monkeypatch.setattr("backend.api.worklist_fast_path.signed_in", broken)
+    answer = client.get(URL, headers=auth.headers(nurse))
+    assert answer.status_code == 200 and answer.get_json() == expected
