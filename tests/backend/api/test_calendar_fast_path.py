@@ -121,10 +121,15 @@ def test_a_query_string_or_a_body_goes_to_flask(client, auth, nurse, patient_and
 
 
 def test_it_is_not_installed_when_every_route_is_rate_limited(app):
-    from backend import create_app
-    from tests.conftest import test_config
+    from flask import Flask
 
-    limited = create_app({**test_config(), "RATELIMIT_DEFAULT": "100 per minute"})
+    from backend.api.calendar_fast_path import register_calendar_fast_path
+
+    # A bare app: a second Cadence app would change the limits of the one extension both share.
+    limited = Flask(__name__)
+    limited.config.update(SQLALCHEMY_DATABASE_URI=app.config["SQLALCHEMY_DATABASE_URI"],
+                          RATELIMIT_DEFAULT="100 per minute")
+    register_calendar_fast_path(limited)
     assert not any(isinstance(layer, CalendarFastPath) for layer in wsgi_layers(limited))
     assert any(isinstance(layer, CalendarFastPath) for layer in wsgi_layers(app))
 

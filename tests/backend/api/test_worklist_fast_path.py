@@ -123,7 +123,7 @@ def test_it_is_not_installed_when_every_route_is_rate_limited(app):
 
     from backend.api.worklist_fast_path import register_worklist_fast_path
 
-    limited = Flask(__name__)  # a bare app: a second Cadence app would share the limiter's settings
+    limited = Flask(__name__)  # a bare app, as in the calendar's test
     limited.config.update(SQLALCHEMY_DATABASE_URI=app.config["SQLALCHEMY_DATABASE_URI"],
                           RATELIMIT_DEFAULT="100 per minute")
     register_worklist_fast_path(limited)
