@@ -1,6 +1,32 @@
 """The schema is built by the migrations alone, and the models agree with them."""
+from contextlib import contextmanager
+
+import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+
+
+@contextmanager
+def scratch_database(suffix: str):
+    """The app on a new, empty database of its own (no revision applied), inside its app context; the
+    database is dropped afterwards, whatever the test's outcome."""
+    from backend import create_app
+    from backend.extensions import db
+    from tests.conftest import _database_url, _recreate_database, test_config
+
+    url = _database_url() + suffix
+    _recreate_database(url)
+    scratch = create_app({**test_config(), "SQLALCHEMY_DATABASE_URI": url, "MIGRATION_DATABASE_URL": url})
+    try:
+        with scratch.app_context():
+            yield scratch
+            db.engine.dispose()
+    finally:
+        admin = sa.create_engine(sa.engine.make_url(url).set(drivername="postgresql+psycopg", database="postgres"),
+                                 isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{sa.engine.make_url(url).database}" WITH (FORCE)'))
+        admin.dispose()
 
 
 def test_upgrading_an_empty_database_to_head_leaves_no_drift(app, db):
@@ -34,18 +60,11 @@ def test_revision_0006_folds_the_alerts_of_one_report_into_one(app):
     import json
     import uuid
 
-    import sqlalchemy as sa
     from flask_migrate import upgrade
 
-    from backend import create_app
-    from tests.conftest import _database_url, _recreate_database, test_config
+    from backend.extensions import db
 
-    url = _database_url() + "_fold"
-    _recreate_database(url)
-    fold = create_app({**test_config(), "SQLALCHEMY_DATABASE_URI": url, "MIGRATION_DATABASE_URL": url})
-    with fold.app_context():
-        from backend.extensions import db
-
+    with scratch_database("_fold"):
         upgrade(revision="0005")
         ids = {name: uuid.uuid4() for name in ("study", "site", "patient", "report", "severe", "grade", "user", "note")}
         with db.engine.begin() as conn:
@@ -84,26 +103,14 @@ def test_revision_0006_folds_the_alerts_of_one_report_into_one(app):
                                            "ORDER BY id")).all()
             assert [(a.action, a.entity_id) for a in audited] == [("update", str(ids["grade"])),
                                                                   ("delete", str(ids["severe"]))]
-        db.engine.dispose()
-    admin = sa.create_engine(sa.engine.make_url(url).set(drivername="postgresql+psycopg", database="postgres"),
-                             isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{sa.engine.make_url(url).database}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def test_revision_0009_downgrades_to_the_per_row_check_of_inserts_and_back(app):
     """0009 moves the check of new events to one statement-level trigger; its downgrade restores the
     deferred per-row check of INSERT (0007) and drops the index it added."""
-    import sqlalchemy as sa
     from flask_migrate import downgrade, upgrade
 
-    from backend import create_app
-    from tests.conftest import _database_url, _recreate_database, test_config
-
-    url = _database_url() + "_0009"
-    _recreate_database(url)
-    scratch = create_app({**test_config(), "SQLALCHEMY_DATABASE_URI": url, "MIGRATION_DATABASE_URL": url})
+    from backend.extensions import db
 
     def state():
         with db.engine.connect() as conn:
@@ -113,9 +120,7 @@ def test_revision_0009_downgrades_to_the_per_row_check_of_inserts_and_back(app):
             index = conn.execute(sa.text("SELECT to_regclass('ix_audit_records_transaction')")).scalar()
         return triggers, index
 
-    with scratch.app_context():
-        from backend.extensions import db
-
+    with scratch_database("_0009"):
         upgrade()
         triggers, index = state()
         assert "AFTER DELETE OR UPDATE ON" in triggers["events_audited"]
@@ -128,9 +133,3 @@ def test_revision_0009_downgrades_to_the_per_row_check_of_inserts_and_back(app):
         assert "DEFERRABLE INITIALLY DEFERRED" in triggers["events_audited"]
         upgrade()
         assert "events_inserts_audited" in state()[0]
-        db.engine.dispose()
-    admin = sa.create_engine(sa.engine.make_url(url).set(drivername="postgresql+psycopg", database="postgres"),
-                             isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{sa.engine.make_url(url).database}" WITH (FORCE)'))
-    admin.dispose()
