@@ -49,7 +49,12 @@ def site_stamp(site: Site) -> tuple | None:
     if connection.dialect.name != "postgresql":
         return None
     stamps = connection.execute(_stamps_of_site(site.id)).one()
-    return tuple(stamps), site.timezone, site.updated_at, site.study.updated_at
+    return _key(stamps, site.timezone, site.updated_at, site.study.updated_at)
+
+
+def _key(stamps, timezone: str, site_updated_at, study_updated_at) -> tuple:
+    """A site's worklist key from what it is made of (one shape for the ORM read and the sign-in read)."""
+    return tuple(stamps), timezone, site_updated_at, study_updated_at
 
 
 # -- the same key read with the sign-in (the worklist's fast path) ------------------------------------
@@ -76,7 +81,7 @@ def visible_site_head(principal: Principal, row: tuple | None) -> SiteHead | Non
     there is no such site or it is out of the caller's scope (the same rule as the worklist's view)."""
     if row is None or row[0] is None:
         return None
-    head = SiteHead(row[0], row[1], row[2], ((row[5], row[6], row[7]), row[2], row[3], row[4]))
+    head = SiteHead(row[0], row[1], row[2], _key(row[5:8], row[2], row[3], row[4]))
     return head if can_see_site(principal, head) else None
 
 
