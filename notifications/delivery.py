@@ -7,7 +7,7 @@ the row's current claim may send it, and only after winning a conditional UPDATE
 (which also re-checks that the event is still planned for the same date) and *committing* it. The
 provider is called after that commit; what came of it (`sent`, `failed`, back to `queued` for a retry)
 is committed afterwards. An RQ job does both for its whole batch at once — one guarded UPDATE …
-RETURNING, then one executemany statement for the outcomes and one for the delivery attempts
+RETURNING, then one set-based statement for the outcomes and one for the delivery attempts
 (notifications/delivery_tx.py) — and keeps, in between, a delivery journal in Redis of which row it is
 handing to a provider and what came back (notifications/journal.py), one round trip per message.
 
@@ -60,6 +60,7 @@ from flask import current_app
 from backend.extensions import db
 from backend.models import Device, Event, Patient, Reminder, Site, Study
 from backend.models.base import utcnow
+from backend.services.bulk_reads import ids_filter
 from backend.services.devices import retire_device
 from backend.services.notifications import notify_site_staff, site_staff
 from backend.services.reminders import configured_channels
@@ -169,7 +170,7 @@ def deliver_reminder_batch(claim_id: uuid.UUID, reminder_ids: Sequence[uuid.UUID
                   Event.window_end, Event.appointment_time, Patient.locale, Patient.phone, Patient.email, Patient.subject_id,
                   Patient.site_id, Patient.study_id)
         .join(Event, Event.id == Reminder.event_id).join(Patient, Patient.id == Reminder.patient_id)
-        .where(Reminder.id.in_(list(reminder_ids))).order_by(Reminder.send_at, Reminder.id)).all()
+        .where(ids_filter(Reminder.id, reminder_ids)).order_by(Reminder.send_at, Reminder.id)).all()
     outcome.skipped += len(set(reminder_ids)) - len(rows)
     devices = _active_devices({row.patient_id for row in rows if row.audience == "patient"})
     policies: dict[uuid.UUID, Any] = {}

@@ -1,6 +1,8 @@
 """The delivery jobs' transactions: a batch's `queued → sending` in one guarded UPDATE … RETURNING, and
-every outcome and delivery attempt buffered and written with one executemany statement each before the
-commit (the "Batching" section of notifications/delivery.py explains why that is safe)."""
+every outcome and delivery attempt buffered and written before the commit with one statement each: on
+PostgreSQL one set-based statement over arrays of the buffered values (`unnest`), elsewhere (SQLite) an
+executemany of the same per-row statement. The guards are the same either way: a row is written only
+while it is still this claim's (the module docstring of notifications/delivery.py says why)."""
 from __future__ import annotations
 
 import functools
@@ -10,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 
 from backend.models import DeliveryAttempt, Event, Reminder
 
@@ -43,7 +46,7 @@ class DeliveryTx:
             by_statuses.setdefault(statuses, []).append(reminder_id)
         won: dict[uuid.UUID, int] = {}
         for statuses, ids in by_statuses.items():
-            result = self.run(_start_sending(), {"p_ids": ids, "p_claim": self.claim_id, "p_active": sorted(statuses),
+            result = self.run(_start_sending(self.session.get_bind().dialect.name == "postgresql"), {"p_ids": ids, "p_claim": self.claim_id, "p_active": sorted(statuses),
                                                  "p_lease": lease_until, "p_now": now})
             won.update({row.id: row.attempts for row in result})
         self.commit()
@@ -60,14 +63,23 @@ class DeliveryTx:
             "p_error": (error or None) and error[:2000], "p_lease": lease_until, "p_now": now, "p_attempts": attempts})
 
     def commit(self) -> None:
-        """Everything buffered (one executemany statement each), then a commit."""
+        """Everything buffered (one statement each), then a commit."""
         connection = self.session.connection()
+        set_based = connection.dialect.name == "postgresql"
         if self.outcomes:
-            connection.execute(_record_outcome(), self.outcomes)
+            # A row with two outcomes in one buffer must have them applied in order: row by row then.
+            if set_based and len({o["p_id"] for o in self.outcomes}) == len(self.outcomes):
+                connection.execute(_record_outcomes(), _columns(self.outcomes, _OUTCOME_COLUMNS,
+                                                                claim=self.claim_id))
+            else:
+                connection.execute(_record_outcome(), self.outcomes)
             self.outcomes = []
         for_reminders = [a for a in self.attempts if a["reminder_id"] is not None and a["claim"] is not None]
         others = [a for a in self.attempts if a["reminder_id"] is None or a["claim"] is None]
-        if for_reminders:
+        if for_reminders and set_based:
+            connection.execute(_insert_reminder_attempts(), _columns(for_reminders, _ATTEMPT_COLUMNS,
+                                                                     claim=self.claim_id))
+        elif for_reminders:
             connection.execute(_insert_reminder_attempt(), [{k: v for k, v in a.items() if k != "staff_notification_id"}
                                                             for a in for_reminders])
         if others:
@@ -78,11 +90,14 @@ class DeliveryTx:
 
 
 @functools.cache
-def _start_sending():
-    """queued → sending for a set of rows, only under this claim and while the event is still due."""
+def _start_sending(array_parameter: bool):
+    """queued → sending for a set of rows, only under this claim and while the event is still due. On
+    PostgreSQL the ids are one array parameter: the same statement text for every batch, prepared once."""
     r, e = Reminder.__table__, Event.__table__
+    ids = (r.c.id == sa.any_(sa.bindparam("p_ids", type_=postgresql.ARRAY(sa.Uuid()))) if array_parameter
+           else r.c.id.in_(sa.bindparam("p_ids", expanding=True)))
     return sa.update(r).where(
-        r.c.id.in_(sa.bindparam("p_ids", expanding=True)), r.c.status == "queued",
+        ids, r.c.status == "queued",
         r.c.claim_id == sa.bindparam("p_claim"),
         sa.exists().where(e.c.id == r.c.event_id, e.c.status.in_(sa.bindparam("p_active", expanding=True)),
                           e.c.target_date == r.c.target_date),
@@ -117,3 +132,48 @@ def _insert_reminder_attempt():
     values = sa.select(*params.values()).where(
         sa.exists().where(r.c.id == params["reminder_id"], r.c.claim_id == sa.bindparam("claim", type_=r.c.claim_id.type)))
     return sa.insert(a).from_select(list(columns), values)
+
+
+# --- PostgreSQL: one statement per buffer, over arrays ------------------------------------------------------------
+_OUTCOME_COLUMNS = (("p_id", "uuid"), ("p_was", "text"), ("p_status", "text"), ("p_channel", "text"),
+                    ("p_sent_at", "timestamptz"), ("p_provider_id", "text"), ("p_error", "text"),
+                    ("p_lease", "timestamptz"), ("p_now", "timestamptz"), ("p_attempts", "integer"))
+_ATTEMPT_COLUMNS = (("reminder_id", "uuid"), ("at", "timestamptz"), ("channel", "text"), ("outcome", "text"),
+                    ("provider_message_id", "text"), ("error", "text"))
+
+
+def _columns(rows: list[dict[str, Any]], columns: tuple[tuple[str, str], ...], *, claim) -> dict[str, Any]:
+    """The buffered rows as one array per column (the statements below unnest them), plus the claim."""
+    return {"claim": claim, **{name: [row[name] for row in rows] for name, _ in columns}}
+
+
+def _unnest(columns: tuple[tuple[str, str], ...]) -> str:
+    arrays = ", ".join(f"CAST(:{name} AS {kind}[])" for name, kind in columns)
+    return f"unnest({arrays}) WITH ORDINALITY AS v({', '.join(name for name, _ in columns)}, n)"
+
+
+@functools.cache
+def _record_outcomes():
+    """`_record_outcome` for a whole buffer in one UPDATE … FROM unnest(…): the same guards, row by row."""
+    return sa.text(f"""
+        UPDATE reminders AS r SET
+            status = CASE WHEN r.status = 'delivered' THEN r.status ELSE v.p_status END,
+            channel = COALESCE(v.p_channel, r.channel),
+            sent_at = COALESCE(v.p_sent_at, r.sent_at),
+            provider_message_id = COALESCE(v.p_provider_id, r.provider_message_id),
+            last_error = v.p_error, lease_until = v.p_lease, attempts = r.attempts + v.p_attempts,
+            updated_at = v.p_now
+        FROM {_unnest(_OUTCOME_COLUMNS)}
+        WHERE r.id = v.p_id AND r.claim_id = :claim
+          AND (r.status = v.p_was OR (v.p_was = 'sending' AND r.status = 'delivered'))""")
+
+
+@functools.cache
+def _insert_reminder_attempts():
+    """`_insert_reminder_attempt` for a whole buffer, in the order the attempts were made."""
+    return sa.text(f"""
+        INSERT INTO delivery_attempts (reminder_id, at, channel, outcome, provider_message_id, error)
+        SELECT v.reminder_id, v.at, v.channel, v.outcome, v.provider_message_id, v.error
+        FROM {_unnest(_ATTEMPT_COLUMNS)}
+        WHERE EXISTS (SELECT 1 FROM reminders AS r WHERE r.id = v.reminder_id AND r.claim_id = :claim)
+        ORDER BY v.n""")

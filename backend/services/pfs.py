@@ -21,7 +21,6 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
 
 from backend.auth import Principal
 from backend.errors import InvalidInput
@@ -29,13 +28,13 @@ from backend.extensions import db
 from backend.models import Event, Patient, PatientOutcome, Study, TumourAssessment
 from backend.auth import visible_patient
 from backend.services.assessments import ON_STUDY, site_today
+from backend.services.bulk_reads import CHUNK, chunks, core_connection, ids_filter
 from backend.services.notifications import notify_site_staff
 from schedules import pfs
 
 AT_RISK_MESSAGE = "staff.pfs_at_risk"
 DEADLINE_NEAR_MESSAGE = "staff.pfs_deadline_near"
 DEADLINE_NEAR_DAYS = 7
-_CHUNK = 500
 
 
 @dataclass(frozen=True)
@@ -61,29 +60,6 @@ def schedule_for(study: Study, first_dose: date, as_of: date,
     opened = [v for v in visits if v.window_start <= as_of]
     following = [v for v in visits if v.window_start > as_of][:1]
     return tuple(opened + following)
-
-
-def ids_filter(column: sa.ColumnElement, ids: Sequence[uuid.UUID]) -> sa.ColumnElement[bool]:
-    """``column`` is one of ``ids``: on PostgreSQL one array parameter (``= ANY(:ids)``), so a study's
-    thousand patients are one short statement the driver parses once; elsewhere a plain ``IN``."""
-    if db.session.get_bind().dialect.name == "postgresql":
-        return column == sa.any_(sa.bindparam("ids", list(ids), type_=postgresql.ARRAY(sa.Uuid()), unique=True))
-    return column.in_(list(ids))
-
-
-def core_connection() -> sa.Connection:
-    """The session's connection, for bulk reads as plain Core rows (the ORM's per-row work costs more than
-    the query); pending changes are flushed first, as `Session.execute` would autoflush them."""
-    if db.session.autoflush:
-        db.session.flush()
-    return db.session.connection()
-
-
-def chunks(ids: Sequence[uuid.UUID]) -> list[Sequence[uuid.UUID]]:
-    """One chunk on PostgreSQL (`ids_filter`), chunks of 500 elsewhere (SQLite's parameter limit)."""
-    if db.session.get_bind().dialect.name == "postgresql":
-        return [ids] if ids else []
-    return [ids[start:start + _CHUNK] for start in range(0, len(ids), _CHUNK)]
 
 
 def load_histories(patient_ids: Iterable[uuid.UUID],
@@ -181,8 +157,8 @@ def calendar_scans(patient_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, dict[int
     """Each patient's tumour-assessment events by visit number (`assessment:{k}`), one query per chunk."""
     ids = list(patient_ids)
     scans: dict[uuid.UUID, dict[int, CalendarScan]] = {pid: {} for pid in ids}
-    for start in range(0, len(ids), _CHUNK):
-        chunk = ids[start:start + _CHUNK]
+    for start in range(0, len(ids), CHUNK):
+        chunk = ids[start:start + CHUNK]
         for row in db.session.execute(
                 sa.select(Event.patient_id, Event.key, Event.id, Event.protocol_date, Event.target_date)
                 .where(Event.patient_id.in_(chunk), Event.kind == "tumor_assessment")):
@@ -248,9 +224,9 @@ def scan_pfs_risk(now: datetime | None = None) -> ScanSummary:
     ids = list(db.session.scalars(sa.select(Patient.id).where(Patient.status.in_(ON_STUDY))
                                   .order_by(Patient.id)))
     at_risk = queued = 0
-    for start in range(0, len(ids), _CHUNK):
+    for start in range(0, len(ids), CHUNK):
         patients = {p.id: p for p in db.session.scalars(
-            sa.select(Patient).where(Patient.id.in_(ids[start:start + _CHUNK])))}
+            sa.select(Patient).where(Patient.id.in_(ids[start:start + CHUNK])))}
         for patient_id, (today, result) in derive_many(list(patients.values()), None, now).items():
             if result.at_risk:
                 at_risk += 1

@@ -28,7 +28,7 @@ import sqlalchemy as sa
 from backend.auth import Principal, SignedInRead, can_see_site
 from backend.models import Site, Study, WorklistVersion
 from backend.services.calendars import local_today
-from backend.services.pfs import core_connection
+from backend.services.bulk_reads import core_connection
 
 SITES_KEPT = 64
 

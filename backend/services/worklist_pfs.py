@@ -35,8 +35,8 @@ import sqlalchemy as sa
 
 from backend.models import Patient, Study, TumourAssessment
 from backend.services.assessments import ON_STUDY
-from backend.services.pfs import (History, assessment_plan, core_connection, derive, evaluation_date,
-                                  load_histories)
+from backend.services.bulk_reads import core_connection
+from backend.services.pfs import History, assessment_plan, derive, evaluation_date, load_histories
 from schedules.pfs import ADEQUATE_RESPONSES, PfsResult
 
 

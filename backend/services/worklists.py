@@ -49,7 +49,7 @@ from backend.models import Event, Patient, Site
 from backend.services.alerts import open_alerts_for_site
 from backend.services.assessments import ON_STUDY, site_today
 from backend.services.calendar_events import state_of
-from backend.services.pfs import core_connection
+from backend.services.bulk_reads import core_connection
 from backend.services.collector import collector_paused
 from backend.services.worklist_cache import worklist_rows_remembered
 from backend.services.worklist_parts import N_, Np_, PatientRef, Phrase, Row, SiteDay, WorklistSource, booked, row

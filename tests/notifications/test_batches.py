@@ -4,6 +4,7 @@ the rest are recorded sent or sent later, once. Real PostgreSQL and Redis; the p
 "dies" by raising an exception no handler catches, as a killed worker would stop."""
 import signal
 import threading
+import uuid
 from collections import Counter
 from datetime import date, datetime, timedelta, timezone
 
@@ -181,7 +182,7 @@ def test_a_job_that_outlives_its_lease_stops_at_the_fence(app, db, channels, jou
     assert set(sent_counts(channels["log"]).values()) == {1}
 
 
-def test_a_batch_costs_one_sending_mark_and_one_record_statement_each(db, channels, journal):
+def test_a_batch_costs_one_sending_mark_and_one_set_based_record_statement_each(db, channels, journal):
     claim = batch_of(db, 10)
     statements: list[tuple[str, bool]] = []
 
@@ -194,8 +195,7 @@ def test_a_batch_costs_one_sending_mark_and_one_record_statement_each(db, channe
         deliver_reminder_batch(claim.claim_id, claim.ids, retry=retry, clock=lambda: LATER, journal=journal)
     finally:
         sa.event.remove(db.engine, "before_cursor_execute", count)
-    assert Counter(statements) == Counter({("SELECT", False): 3, ("UPDATE", False): 1, ("UPDATE", True): 1,
-                                           ("INSERT", True): 1})
+    assert Counter(statements) == Counter({("SELECT", False): 3, ("UPDATE", False): 2, ("INSERT", False): 1})
     assert [(status, attempts) for _, status, attempts in state(db)] == [("sent", ["sent"])] * 10
     assert journal.connection.exists(journal.key(claim.claim_id)) == 0  # deleted once the outcomes are committed
 
@@ -255,3 +255,52 @@ def test_a_batch_in_flight_is_leased_for_every_provider_call_at_its_timeout(app,
     leases = {row.lease_until for row in db.session.scalars(sa.select(Reminder).where(Reminder.status == "sending"))}
     assert leases == {LATER + timedelta(seconds=budget)}
     assert settle_in_flight(LATER + timedelta(seconds=budget - 1), lambda: journal) == 0  # not yet settled
+
+
+# --- what a batch's record statement may write -----------------------------------------------------------------
+def marked_sending(db, size: int):
+    claim = batch_of(db, size)
+    db.session.execute(sa.update(Reminder).where(Reminder.id.in_(claim.ids)).values(status="sending", attempts=1))
+    db.session.commit()
+    return claim
+
+
+def recorded_sent(db, claim_id, reminder_ids) -> None:
+    tx = DeliveryTx(db.session, claim_id)
+    for reminder_id in reminder_ids:
+        tx.record(reminder_id=reminder_id, channel="log", outcome="sent", at=LATER, provider_message_id=f"m-{reminder_id}")
+        tx.outcome(reminder_id, "sent", now=LATER, channel="log", provider_message_id=f"m-{reminder_id}")
+    tx.commit()
+
+
+def test_recording_a_batch_keeps_a_receipt_that_came_first_and_leaves_rows_the_dispatcher_settled(db, channels):
+    claim = marked_sending(db, 4)
+    first, received, settled, last = claim.ids
+    db.session.execute(sa.update(Reminder).where(Reminder.id == received).values(status="delivered"))
+    db.session.execute(sa.update(Reminder).where(Reminder.id == settled).values(status="failed", claim_id=None))
+    db.session.commit()
+
+    recorded_sent(db, claim.claim_id, claim.ids)
+
+    by_id = {reminder_id: (status, attempts) for reminder_id, status, attempts in state(db)}
+    assert by_id == {first: ("sent", ["sent"]), received: ("delivered", ["sent"]), settled: ("failed", []),
+                     last: ("sent", ["sent"])}
+    assert db.session.get(Reminder, received).provider_message_id == f"m-{received}"
+
+
+def test_a_late_job_of_an_older_claim_records_nothing(db, channels):
+    claim = marked_sending(db, 2)
+    recorded_sent(db, uuid.uuid4(), claim.ids)
+    assert [(status, attempts) for _, status, attempts in state(db)] == [("sending", [])] * 2
+
+
+def test_two_outcomes_of_one_row_in_one_record_apply_in_order(db, channels):
+    claim = marked_sending(db, 2)
+    handed_back, _ = claim.ids
+    tx = DeliveryTx(db.session, claim.claim_id)
+    tx.outcome(handed_back, "queued", now=LATER, lease_until=LATER, attempts=-1, error="handed back unsent")
+    tx.outcome(handed_back, "failed", now=LATER, was="queued", error="message: no such key")
+    tx.commit()
+    row = db.session.get(Reminder, handed_back)
+    db.session.refresh(row)
+    assert (row.status, row.attempts, row.last_error) == ("failed", 0, "message: no such key")
