@@ -178,7 +178,8 @@ def import_patients_command(file, codes_file):
 def dispatch_command(in_process):
     """Claim due reminders and staff messages and enqueue their delivery (the plain-cron fallback of the
     worker's periodic tick); exits 1 when Redis is unavailable, leaving everything due for the next run."""
-    from notifications.dispatch import DispatchReport, dispatch_due_in_process, run_periodic_tasks
+    from notifications.dispatch import DispatchReport, dispatch_due_in_process
+    from notifications.periodic import run_periodic_tasks
 
     if in_process:
         report = dispatch_due_in_process()

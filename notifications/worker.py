@@ -124,7 +124,7 @@ def run_cron(app: Flask) -> None:
     """rq's cron scheduler: enqueue `periodic_tick` on the dispatch queue every interval (blocking)."""
     from rq.cron import CronScheduler
 
-    from notifications.dispatch import periodic_tick
+    from notifications.periodic import periodic_tick
 
     interval = int(app.config["DISPATCH_INTERVAL_SECONDS"])
     scheduler = CronScheduler(connection=redis_for_worker(app), logging_level=app.config["LOG_LEVEL"])

@@ -8,7 +8,7 @@ presented again means two parties hold the sign-in's tokens (a stolen copy), so 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -165,6 +165,24 @@ def revoke_sessions(principal: Principal, raw_user_id: str) -> int:
     db.session.commit()
     _after_commit_cache(sign_ins)
     return len(sign_ins)
+
+
+EXPIRED_SIGN_INS_PER_RUN = 10_000
+
+
+def delete_expired_sign_ins(now: datetime) -> int:
+    """Delete sign-ins whose newest refresh token expired more than a refresh-token lifetime and a day
+    ago (the periodic tick, at most 10,000 a run), so the table every request reads does not grow
+    for ever. Nothing of theirs can be presented any more: access tokens expire before their
+    sign-in's refresh token, and a missing sign-in is refused like a revoked one. The extra lifetime
+    keeps the evidence `holder_session_gone` (services/devices.py) looks for: a sign-out after a phone
+    was last seen, which only counts while that phone could still hold a live token. The security log
+    keeps the sign-in and sign-out events."""
+    cutoff = now - current_app.config["JWT_REFRESH_TOKEN_EXPIRES"] - timedelta(days=1)
+    expired = sa.select(SignIn.id).where(SignIn.expires_at < cutoff).limit(EXPIRED_SIGN_INS_PER_RUN)
+    deleted = db.session.execute(sa.delete(SignIn).where(SignIn.id.in_(expired.scalar_subquery()))).rowcount
+    db.session.commit()
+    return deleted
 
 
 def me(user: User) -> dict[str, Any]:

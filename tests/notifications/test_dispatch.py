@@ -13,14 +13,7 @@ from backend.services.notifications import notify_site_staff
 from backend.services.reminders import sync_event_reminders
 from notifications.channels import PermanentDeliveryError, RecipientGone, TransientDeliveryError
 from notifications.delivery import RetryPolicy, deliver_reminder_batch
-from notifications.dispatch import (
-    PERIODIC_TASKS,
-    REMINDER_QUEUE,
-    claim_due_reminders,
-    dispatch_due,
-    dispatch_due_in_process,
-    run_periodic_tasks,
-)
+from notifications.dispatch import REMINDER_QUEUE, claim_due_reminders, dispatch_due, dispatch_due_in_process
 from notifications.messages import render
 from tests.factories import SiteFactory, UserFactory
 from tests.factories_reminders import EventFactory, channels, patient_with_account  # noqa: F401
@@ -296,32 +289,6 @@ def test_a_full_queue_pauses_claiming(app, db, channels):
     finally:
         app.config["REMINDER_MAX_QUEUED_JOBS"] = 500
     assert report.backlog and report.reminders_claimed == 0
-
-
-def test_the_periodic_tick_escalates_alerts_scans_pfs_then_dispatches(app, db, channels):
-    results, errors = run_periodic_tasks(LATER)
-    assert errors == []
-    assert list(results) == ["escalate_alerts_task", "pfs_scan_task", "reminder_horizon_task", "dispatch_due_task"]
-    assert results["escalate_alerts_task"] == []
-
-
-def test_the_pfs_scan_runs_at_most_hourly_across_workers(app, db, channels):
-    first, _ = run_periodic_tasks(LATER)
-    second, _ = run_periodic_tasks(LATER)
-    assert not isinstance(first["pfs_scan_task"], str)
-    assert second["pfs_scan_task"].startswith("skipped")
-
-
-def test_a_failing_periodic_task_does_not_stop_dispatch(app, db, channels, monkeypatch):
-    def broken(now):
-        raise RuntimeError("boom")
-
-    monkeypatch.setattr("notifications.dispatch.PERIODIC_TASKS", [broken, PERIODIC_TASKS[-1]])
-    patient, _ = patient_with_account()
-    planned_visit(db, patient)
-    results, errors = run_periodic_tasks(LATER)
-    assert errors == ["broken: RuntimeError('boom')"]
-    assert results["dispatch_due_task"].reminders_claimed == 2
 
 
 def test_the_cli_dispatches_in_process(runner, db, channels):
