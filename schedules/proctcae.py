@@ -1,66 +1,49 @@
-"""PRO-CTCAE® item library, survey panels, answer rules and composite grades.
+"""PRO-CTCAE® item library: the 124 items, the 80 symptom terms and the survey panels built from them.
 
 Sources
 - NCI PRO-CTCAE® item library (v1.0 English): 124 items for 80 symptom terms. Item wording, options
   and the CTCAE mapping come from NCI's PRO-CTCAE system table and NCI EVS, joined in
   ``reference/pro_ctcae_item_crosswalk.csv``; item names (``PROCTCAE_<n><A|B|C>_SCL|IND``), term
   numbers and response formats follow the ProAE package, which follows the published v1.0 library.
-- Basch E, Becker C, Rogak LJ, et al. Composite grading algorithm for the National Cancer
-  Institute's PRO-CTCAE. Clin Trials. 2021;18(1):104-114 (``reference/pro_ctcae_composite_grades.csv``).
+- Each term's CTCAE v5.0 counterpart comes from ``reference/pro_ctcae_term_to_ctcae_v5.csv``.
 
 Terms of use (``reference/README.md``): the items may not be altered, abridged or translated by us;
-other languages come only from NCI's official translations, supplied as files. A composite grade
-describes tolerability and is not a CTCAE grade.
+other languages come only from NCI's official translations, supplied as files.
 
-Pure code: stdlib only; reads the packaged reference files lazily and, when asked, a translation file
-whose path the caller gives.
+This is the base the other ``proctcae_*`` modules build on: ``proctcae_translations`` (NCI's
+official translations), ``proctcae_answers`` (answer rules and branching) and ``proctcae_grades``
+(Basch 2021 composite grades). They import from here; this module imports none of them.
+
+Pure code: stdlib only; reads the packaged reference files lazily.
 """
 
 from __future__ import annotations
 
 import csv
 import functools
-import json
-import os
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
 from types import MappingProxyType
-from typing import Any
 
 __all__ = [
     "ATTRIBUTES",
     "DEFAULT_HER2_PANEL",
-    "AnswerError",
-    "AnswerProblem",
-    "ItemTranslation",
-    "LocalisedItem",
-    "LocalisedLibrary",
     "ProItem",
     "ProTerm",
-    "SymptomGrade",
     "SymptomPanel",
-    "TranslationError",
     "UnknownItem",
-    "answer_problems",
-    "composite_table",
-    "expand_answers",
-    "expand_report",
-    "grade_report",
-    "grade_term",
     "items",
     "items_by_code",
     "items_for_term",
-    "load_translations",
-    "localised_items",
-    "parse_translations",
+    "lookup_item",
+    "lookup_term",
+    "open_reference",
     "term_catalog",
-    "validate_answers",
 ]
 
 ITEM_FILE = "pro_ctcae_item_crosswalk.csv"
 TERM_FILE = "pro_ctcae_term_to_ctcae_v5.csv"
-COMPOSITE_FILE = "pro_ctcae_composite_grades.csv"
 
 #: The five PRO-CTCAE attributes (NCI PRO-CTCAE item library; NCI system codes 1-Present/Absent,
 #: 2-Frequency, 3-Severity, 4-Interference, 5-Amount).
@@ -166,7 +149,7 @@ class ProTerm:
         return self.pattern is not None
 
 
-def _open_reference(name: str):
+def open_reference(name: str):
     return (resources.files(__package__) / "reference" / name).open("r", encoding="utf-8", newline="")
 
 
@@ -198,7 +181,7 @@ def _row_to_item(row: dict[str, str]) -> ProItem:
 @functools.cache
 def items() -> tuple[ProItem, ...]:
     """All 124 PRO-CTCAE items in library order (term 1..80, then A, B, C)."""
-    with _open_reference(ITEM_FILE) as handle:
+    with open_reference(ITEM_FILE) as handle:
         loaded = [_row_to_item(row) for row in csv.DictReader(handle)]
     return tuple(sorted(loaded, key=lambda item: (item.term_number, item.letter)))
 
@@ -225,7 +208,8 @@ def items_for_term(term_number: int) -> tuple[ProItem, ...]:
         raise UnknownItem(f"no PRO-CTCAE term number {term_number!r}") from None
 
 
-def _item(code: str) -> ProItem:
+def lookup_item(code: str) -> ProItem:
+    """The item with this ProAE item name; ``UnknownItem`` if there is none."""
     try:
         return items_by_code()[code]
     except (KeyError, TypeError):
@@ -239,7 +223,7 @@ def term_catalog() -> Mapping[int, ProTerm]:
     Built from ``pro_ctcae_term_to_ctcae_v5.csv`` (NCI term → CTCAE v5.0 mapping) and the items.
     """
     catalog: dict[int, ProTerm] = {}
-    with _open_reference(TERM_FILE) as handle:
+    with open_reference(TERM_FILE) as handle:
         rows = list(csv.DictReader(handle))
     for row in sorted(rows, key=lambda r: int(r["proae_term_number"])):
         number = int(row["proae_term_number"])
@@ -262,7 +246,8 @@ def term_catalog() -> Mapping[int, ProTerm]:
     return MappingProxyType(catalog)
 
 
-def _term(term_number: int) -> ProTerm:
+def lookup_term(term_number: int) -> ProTerm:
+    """The term with this PRO-CTCAE term number; ``UnknownItem`` if there is none."""
     try:
         return term_catalog()[term_number]
     except KeyError:
@@ -313,402 +298,3 @@ DEFAULT_HER2_PANEL = SymptomPanel(
         53,  # Fatigue, tiredness, or lack of energy  53A severity, 53B interference (SI)
     ),
 )
-
-
-# --------------------------------------------------------------------------------------------------
-# Localisation
-# --------------------------------------------------------------------------------------------------
-
-
-class TranslationError(ValueError):
-    """A translation file does not fit the item library."""
-
-
-@dataclass(frozen=True)
-class ItemTranslation:
-    """NCI's official translation of one item: the question and one label per option, in the
-    English option order. ``term`` (the symptom heading) is optional."""
-
-    question: str
-    options: tuple[str, ...]
-    term: str | None = None
-
-
-@dataclass(frozen=True)
-class LocalisedItem:
-    """An item's texts in one locale; ``locale`` is the locale the texts are actually in."""
-
-    code: str
-    term_number: int
-    attribute: str
-    term: str
-    question: str
-    options: tuple[tuple[int | None, str], ...]
-    allows_null: bool
-    locale: str
-
-
-@dataclass(frozen=True)
-class LocalisedLibrary:
-    """Items for a locale. ``locale_fallback`` is true when any item had to be shown in English;
-    ``fallback_codes`` names those items."""
-
-    locale: str
-    items: tuple[LocalisedItem, ...]
-    locale_fallback: bool
-    fallback_codes: tuple[str, ...]
-
-
-ENGLISH = "en"
-
-
-def _is_english(locale: str) -> bool:
-    folded = locale.strip().casefold().replace("_", "-")
-    return folded == ENGLISH or folded.startswith(ENGLISH + "-")
-
-
-def parse_translations(data: Mapping[str, Any]) -> dict[str, ItemTranslation]:
-    """Check translation data shaped ``{"PROCTCAE_17A_SCL": {"question": str, "options": [str, ...],
-    "term": str (optional)}}`` against the item library.
-
-    Each code must be a known item and ``options`` must give one label per English option, in the
-    same order. Raises ``TranslationError``. The texts must be NCI's official translation (PRO-CTCAE
-    terms of use); this module ships none.
-    """
-    if not isinstance(data, Mapping):
-        raise TranslationError("translations must be an object keyed by item code")
-    parsed: dict[str, ItemTranslation] = {}
-    for code, entry in data.items():
-        if isinstance(entry, ItemTranslation):
-            translation = entry
-        else:
-            if not isinstance(entry, Mapping):
-                raise TranslationError(f"{code}: entry must be an object")
-            question, options, term = entry.get("question"), entry.get("options"), entry.get("term")
-            if not isinstance(question, str) or not question.strip():
-                raise TranslationError(f"{code}: question must be a non-empty string")
-            if not isinstance(options, list) or not all(isinstance(o, str) and o.strip() for o in options):
-                raise TranslationError(f"{code}: options must be a list of non-empty strings")
-            if term is not None and not isinstance(term, str):
-                raise TranslationError(f"{code}: term must be a string")
-            translation = ItemTranslation(question=question, options=tuple(options), term=term)
-        try:
-            item = _item(code)
-        except UnknownItem:
-            raise TranslationError(f"{code}: not a PRO-CTCAE item") from None
-        if len(translation.options) != len(item.options):
-            raise TranslationError(
-                f"{code}: {len(translation.options)} option labels given, the item has {len(item.options)}"
-            )
-        parsed[code] = translation
-    return parsed
-
-
-def load_translations(path: str | os.PathLike[str]) -> dict[str, ItemTranslation]:
-    """Read an official PRO-CTCAE translation from a UTF-8 JSON file (see ``parse_translations``)."""
-    with open(path, encoding="utf-8") as handle:
-        try:
-            data = json.load(handle)
-        except json.JSONDecodeError as exc:
-            raise TranslationError(f"{os.fspath(path)}: not valid JSON ({exc.msg})") from None
-    return parse_translations(data)
-
-
-def localised_items(
-    locale: str,
-    translations: Mapping[str, Any] | None = None,
-    codes: Iterable[str] | None = None,
-) -> LocalisedLibrary:
-    """The item library (or just ``codes``) with texts for ``locale``.
-
-    English ships with the library. For any other locale the texts come from ``translations`` (NCI's
-    official translation, e.g. from ``load_translations``); an item missing from them is shown in
-    English and ``locale_fallback`` is set. The symptom heading (``term``) stays in English unless
-    the translation gives one; it is a heading, not text the patient answers, so it does not set
-    the flag. Option values never change with the locale.
-    """
-    wanted = items() if codes is None else tuple(_item(code) for code in codes)
-    english = _is_english(locale)
-    parsed = {} if english or translations is None else parse_translations(translations)
-    localised: list[LocalisedItem] = []
-    fallbacks: list[str] = []
-    for item in wanted:
-        translation = parsed.get(item.code)
-        if english or translation is None:
-            if not english:
-                fallbacks.append(item.code)
-            localised.append(
-                LocalisedItem(
-                    code=item.code,
-                    term_number=item.term_number,
-                    attribute=item.attribute,
-                    term=item.term,
-                    question=item.question,
-                    options=item.options,
-                    allows_null=item.allows_null,
-                    locale=ENGLISH,
-                )
-            )
-            continue
-        localised.append(
-            LocalisedItem(
-                code=item.code,
-                term_number=item.term_number,
-                attribute=item.attribute,
-                term=translation.term or item.term,
-                question=translation.question,
-                options=tuple(
-                    (value, label) for (value, _), label in zip(item.options, translation.options, strict=True)
-                ),
-                allows_null=item.allows_null,
-                locale=locale,
-            )
-        )
-    return LocalisedLibrary(
-        locale=locale,
-        items=tuple(localised),
-        locale_fallback=bool(fallbacks),
-        fallback_codes=tuple(fallbacks),
-    )
-
-
-# --------------------------------------------------------------------------------------------------
-# Answers: validation and branching
-# --------------------------------------------------------------------------------------------------
-
-Answers = Mapping[str, int | None]
-
-
-@dataclass(frozen=True)
-class AnswerProblem:
-    """One problem with a submitted answer. ``reason`` is a stable slug:
-    unknown_item, duplicate_item, not_in_panel, invalid_value, value_out_of_range,
-    null_not_allowed, not_asked_after_zero."""
-
-    item: str
-    reason: str
-    message: str
-
-
-class AnswerError(ValueError):
-    """Submitted answers break the PRO-CTCAE answer rules. ``item``/``message``/``reason`` describe
-    the first problem; ``problems`` lists all of them, in submission order."""
-
-    def __init__(self, problems: Sequence[AnswerProblem]) -> None:
-        if not problems:
-            raise ValueError("AnswerError needs at least one problem")
-        self.problems = tuple(problems)
-        self.item = self.problems[0].item
-        self.message = self.problems[0].message
-        self.reason = self.problems[0].reason
-        super().__init__("; ".join(f"{p.item}: {p.message}" for p in self.problems))
-
-
-def _pairs(answers: Iterable[tuple[str, int | None]] | Answers) -> list[tuple[Any, Any]]:
-    if isinstance(answers, Mapping):
-        return list(answers.items())
-    return [tuple(pair) for pair in answers]  # type: ignore[misc]
-
-
-def answer_problems(
-    answers: Iterable[tuple[str, int | None]] | Answers,
-    panel: Collection[str] | None = None,
-) -> list[AnswerProblem]:
-    """Every problem with a submission of ``(item code, value)`` pairs, in submission order.
-
-    Rules (NCI PRO-CTCAE item library v1.0; response formats after ProAE):
-    - unknown_item: the code is not one of the 124 items.
-    - duplicate_item: the same item code is answered more than once (even with the same value) —
-      one answer per item; different items of one term are of course allowed.
-    - not_in_panel: the item is not in the study's panel (when a panel of item codes is given).
-    - invalid_value: the value is not an integer (booleans are refused).
-    - value_out_of_range: scales take 0..4, presence items 0 (No) or 1 (Yes).
-    - null_not_allowed: ``None`` is only for items with a "Not applicable" / "Not sexually active" /
-      "Prefer not to answer" option (items 36, 57, 58, 66-71, 79).
-    - not_asked_after_zero: a follow-up item answered above 0 although the term's first item was 0;
-      the form does not ask it (branching; ProAE zero-imputation), so the submission contradicts
-      itself. A follow-up sent as 0 is accepted.
-    A follow-up may be left out; the composite grade is then ``None``.
-    """
-    allowed_codes = None if panel is None else frozenset(panel)
-    found: list[tuple[int, AnswerProblem]] = []
-    accepted: dict[str, tuple[int, int | None]] = {}
-    seen: set[str] = set()
-    for index, (code, value) in enumerate(_pairs(answers)):
-        item = items_by_code().get(code) if isinstance(code, str) else None
-        if item is None:
-            found.append((index, AnswerProblem(str(code), "unknown_item", "not a PRO-CTCAE item")))
-            continue
-        if code in seen:
-            found.append((index, AnswerProblem(code, "duplicate_item", "answered more than once")))
-            continue
-        seen.add(code)
-        problem = _value_problem(item, value, allowed_codes)
-        if problem is not None:
-            found.append((index, problem))
-            continue
-        accepted[code] = (index, value)
-
-    for code, (index, value) in accepted.items():
-        item = items_by_code()[code]
-        first = items_for_term(item.term_number)[0]
-        if item is first or not value or first.code not in accepted:
-            continue
-        if accepted[first.code][1] == 0:
-            message = f"not asked when {first.code} is 0 ({first.label(0)}); send 0 or leave it out"
-            found.append((index, AnswerProblem(code, "not_asked_after_zero", message)))
-    found.sort(key=lambda entry: entry[0])
-    return [problem for _, problem in found]
-
-
-def _value_problem(item: ProItem, value: Any, panel: frozenset[str] | None) -> AnswerProblem | None:
-    if panel is not None and item.code not in panel:
-        return AnswerProblem(item.code, "not_in_panel", "not in this study's symptom panel")
-    if value is None:
-        if item.allows_null:
-            return None
-        return AnswerProblem(item.code, "null_not_allowed", "an answer is required (no null)")
-    if isinstance(value, bool) or not isinstance(value, int):
-        return AnswerProblem(item.code, "invalid_value", "the value must be an integer or null")
-    if value not in item.values:
-        low, high = min(item.values), max(item.values)
-        return AnswerProblem(item.code, "value_out_of_range", f"value {value} is outside {low}..{high}")
-    return None
-
-
-def validate_answers(
-    answers: Iterable[tuple[str, int | None]] | Answers,
-    panel: Collection[str] | None = None,
-) -> dict[str, int | None]:
-    """The submission as ``{item code: value}`` in submission order, or ``AnswerError`` listing every
-    problem found by ``answer_problems`` (the error's ``item`` names the first)."""
-    pairs = _pairs(answers)
-    problems = answer_problems(pairs, panel)
-    if problems:
-        raise AnswerError(problems)
-    return dict(pairs)
-
-
-def expand_answers(term_number: int, answers: Answers) -> dict[str, int | None]:
-    """The answers to one term's items after branching, in item order.
-
-    Rule (NCI PRO-CTCAE item library; Basch 2021 and ProAE zero-imputation): when the term's first
-    item is answered 0 (Never / None / Not at all / No), its follow-up items are not asked and count
-    as 0. Otherwise answers are passed through as given; unanswered items are left out.
-    """
-    term_items = items_for_term(term_number)
-    first = term_items[0]
-    if first.code in answers and answers[first.code] == 0:
-        return {item.code: 0 for item in term_items}
-    return {item.code: answers[item.code] for item in term_items if item.code in answers}
-
-
-def _terms_answered(answers: Answers) -> list[int]:
-    return sorted({_item(code).term_number for code in answers})
-
-
-def expand_report(answers: Answers) -> dict[str, int | None]:
-    """``expand_answers`` applied to every term the answers touch, in library order."""
-    expanded: dict[str, int | None] = {}
-    for number in _terms_answered(answers):
-        expanded.update(expand_answers(number, answers))
-    return expanded
-
-
-# --------------------------------------------------------------------------------------------------
-# Composite grades (Basch 2021)
-# --------------------------------------------------------------------------------------------------
-
-_TableKey = tuple[str, int | None, int | None, int | None]
-
-
-def _optional_int(text: str) -> int | None:
-    return int(text) if text != "" else None
-
-
-@functools.cache
-def composite_table() -> Mapping[_TableKey, int]:
-    """Basch 2021 composite grading table: ``(pattern, frequency, severity, interference_or_amount)``
-    → grade 0..3 (179 rows; ``None`` where the pattern has no such item)."""
-    with _open_reference(COMPOSITE_FILE) as handle:
-        rows = list(csv.DictReader(handle))
-    table = {
-        (
-            row["pattern"],
-            _optional_int(row["frequency"]),
-            _optional_int(row["severity"]),
-            _optional_int(row["interference_or_amount"]),
-        ): int(row["composite_grade"])
-        for row in rows
-    }
-    if len(table) != len(rows):
-        raise ValueError(f"{COMPOSITE_FILE}: duplicate rows")
-    return MappingProxyType(table)
-
-
-_COLUMN = {"frequency": 1, "severity": 2, "interference": 3, "amount": 3}
-
-
-def grade_term(term_number: int, answers: Answers) -> int | None:
-    """The PRO-CTCAE composite grade (0..3) of one term (Basch E et al., Clin Trials 2021;18(1):104-114).
-
-    Branching is applied first (``expand_answers``). The pattern comes from the term's attributes;
-    the frequency, severity and interference-or-amount answers are looked up in the published table.
-    ``None`` when the term is presence/absence (no composite grade) or when an answer the pattern
-    needs is missing or null ("Not applicable", "Prefer not to answer").
-    """
-    term = _term(term_number)
-    if term.pattern is None:
-        return None
-    expanded = expand_answers(term_number, answers)
-    key: list[Any] = [term.pattern, None, None, None]
-    for code, attribute in zip(term.item_codes, term.attributes, strict=True):
-        value = expanded.get(code)
-        if value is None:
-            return None
-        key[_COLUMN[attribute]] = value
-    try:
-        return composite_table()[tuple(key)]  # type: ignore[index]
-    except KeyError:
-        raise AnswerError(
-            [AnswerProblem(term.item_codes[0], "value_out_of_range", f"answers {expanded} are not gradable")]
-        ) from None
-
-
-@dataclass(frozen=True)
-class SymptomGrade:
-    """One term of a report: its answers after branching and its composite grade.
-
-    ``gradable`` is false for presence/absence terms, whose ``composite_grade`` is always ``None``;
-    for other terms ``None`` means an answer was missing or null.
-    """
-
-    term_number: int
-    term: str
-    ctcae_term: str
-    meddra_code: str
-    composite_grade: int | None
-    answers: dict[str, int | None]
-    gradable: bool
-    pattern: str | None
-
-
-def grade_report(answers: Answers) -> list[SymptomGrade]:
-    """One ``SymptomGrade`` per term the answers touch, in library order (Basch 2021 composite grades,
-    branching applied first). Pass answers checked by ``validate_answers``."""
-    report = []
-    for number in _terms_answered(answers):
-        term = _term(number)
-        report.append(
-            SymptomGrade(
-                term_number=number,
-                term=term.term,
-                ctcae_term=term.ctcae_term,
-                meddra_code=term.meddra_code,
-                composite_grade=grade_term(number, answers),
-                answers=expand_answers(number, answers),
-                gradable=term.gradable,
-                pattern=term.pattern,
-            )
-        )
-    return report

@@ -7,7 +7,7 @@ Default rules (each a study may change or switch off):
   severity scale None/Mild/Moderate/Severe/Very severe = 0..4).
 - worsening: any item 2 or more points higher than in the patient's first report or previous report.
 
-Items are compared after branching (``proctcae.expand_answers``): a follow-up that was not asked
+Items are compared after branching (``proctcae_answers.expand_answers``): a follow-up that was not asked
 because the first item was 0 counts as 0. Null answers ("Not applicable", "Prefer not to answer") and
 items missing from a baseline are not compared.
 
@@ -23,7 +23,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from schedules.proctcae import SymptomGrade, expand_answers, items_by_code
+from schedules.proctcae import items_by_code
+from schedules.proctcae_answers import expand_answers
+from schedules.proctcae_grades import SymptomGrade
 
 __all__ = ["RULES", "AlertFinding", "AlertRules", "evaluate_alerts", "most_serious_first"]
 
@@ -81,7 +83,8 @@ def evaluate_alerts(
     """The alerts for a report, ordered by term number, then rule (composite_grade, severe_symptom,
     worsening).
 
-    ``current`` is the report's ``proctcae.grade_report`` (answers already expanded, grades computed);
+    ``current`` is the report's ``proctcae_grades.grade_report`` (answers already expanded, grades
+    computed);
     ``previous`` and ``first`` are the raw answers of the patient's previous and first reports, or
     ``None`` when there are none (for a patient's second report they are the same report).
 

@@ -36,7 +36,7 @@ from backend.services.study_settings import (
     escalation_hours,
     study_alert_rules,
 )
-from schedules.proctcae import SymptomGrade
+from schedules.proctcae_grades import SymptomGrade
 from schedules.symptom_alerts import evaluate_alerts, most_serious_first
 
 log = logging.getLogger(__name__)

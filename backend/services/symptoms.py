@@ -1,8 +1,8 @@
 """PRO-CTCAE symptom reporting: the item library per locale, submitting a report, listing reports.
 
 Rules and their sources:
-- Items, branching, answer rules and composite grades: `schedules.proctcae` (NCI PRO-CTCAE item
-  library v1.0; Basch et al., Clin Trials 2021;18(1):104-114).
+- Items, branching, answer rules and composite grades: `schedules.proctcae`, `proctcae_answers` and
+  `proctcae_grades` (NCI PRO-CTCAE item library v1.0; Basch et al., Clin Trials 2021;18(1):104-114).
 - Other languages only from NCI's official translations, supplied as `<locale>.json` files in the
   directory named by `PRO_CTCAE_TRANSLATIONS_DIR` (PRO-CTCAE terms of use,
   `schedules/reference/README.md`); without one the library is answered in English and says so.
@@ -39,14 +39,12 @@ from backend.services import alerts as alerts_service
 from backend.services import care_team
 from backend.services import reminders
 from backend.services.study_settings import study_panel
-from schedules.proctcae import (
-    AnswerProblem,
+from schedules.proctcae_answers import AnswerProblem, answer_problems
+from schedules.proctcae_grades import SymptomGrade, grade_report
+from schedules.proctcae_translations import (
     ItemTranslation,
     LocalisedLibrary,
-    SymptomGrade,
     TranslationError,
-    answer_problems,
-    grade_report,
     load_translations,
     localised_items,
 )
@@ -64,7 +62,7 @@ _LOCALE = re.compile(r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8}){0,2}$")
 class AnswersInvalid(DomainError):
     """422 naming each offending item: `errors = {"json": {"answers": {item code: [message]}}}`.
 
-    Each message ends with the rule's slug from `schedules.proctcae.AnswerProblem` in brackets.
+    Each message ends with the rule's slug from `schedules.proctcae_answers.AnswerProblem` in brackets.
     """
 
     status_code = 422

@@ -12,8 +12,10 @@ from importlib import resources
 
 import pytest
 
-from schedules import proctcae
-from schedules.proctcae import DEFAULT_HER2_PANEL, AnswerError, TranslationError, UnknownItem
+from schedules import proctcae, proctcae_answers, proctcae_grades, proctcae_translations
+from schedules.proctcae import DEFAULT_HER2_PANEL, UnknownItem
+from schedules.proctcae_answers import AnswerError
+from schedules.proctcae_translations import TranslationError
 
 # --------------------------------------------------------------------------------------------------
 # The library
@@ -33,7 +35,7 @@ def test_attribute_counts_match_nci_s_table():
 
 
 def test_the_composite_table_has_179_rows():
-    table = proctcae.composite_table()
+    table = proctcae_grades.composite_table()
     assert len(table) == 179
     assert Counter(key[0] for key in table) == {"FSI": 101, "FS": 21, "SI": 21, "FI": 21, "F": 5, "S": 5, "A": 5}
 
@@ -156,7 +158,7 @@ def test_unknown_codes_and_terms_raise():
     with pytest.raises(UnknownItem):
         proctcae.items_for_term(81)
     with pytest.raises(UnknownItem):
-        proctcae.grade_term(0, {})
+        proctcae_grades.grade_term(0, {})
 
 
 # --------------------------------------------------------------------------------------------------
@@ -236,11 +238,11 @@ def test_her2_panel_resolves_to_31_items_in_library_order():
     ],
 )
 def test_branching(term_number, answers, expanded):
-    assert proctcae.expand_answers(term_number, answers) == expanded
+    assert proctcae_answers.expand_answers(term_number, answers) == expanded
 
 
 def test_expand_report_covers_every_term_answered():
-    assert proctcae.expand_report({"PROCTCAE_9A_SCL": 0, "PROCTCAE_3A_SCL": 2}) == {
+    assert proctcae_answers.expand_report({"PROCTCAE_9A_SCL": 0, "PROCTCAE_3A_SCL": 2}) == {
         "PROCTCAE_3A_SCL": 2,
         "PROCTCAE_9A_SCL": 0,
         "PROCTCAE_9B_SCL": 0,
@@ -280,10 +282,10 @@ PANEL = frozenset(DEFAULT_HER2_PANEL.item_codes())
     ],
 )
 def test_validation_refuses(answers, panel, item, reason):
-    problems = proctcae.answer_problems(answers, panel)
+    problems = proctcae_answers.answer_problems(answers, panel)
     assert [(p.item, p.reason) for p in problems] == [(item, reason)]
     with pytest.raises(AnswerError) as caught:
-        proctcae.validate_answers(answers, panel)
+        proctcae_answers.validate_answers(answers, panel)
     assert (caught.value.item, caught.value.reason) == (item, reason)
     assert item in str(caught.value)
 
@@ -302,8 +304,8 @@ def test_validation_refuses(answers, panel, item, reason):
     ],
 )
 def test_validation_accepts(answers, panel):
-    assert proctcae.answer_problems(answers, panel) == []
-    assert proctcae.validate_answers(answers, panel) == dict(answers)
+    assert proctcae_answers.answer_problems(answers, panel) == []
+    assert proctcae_answers.validate_answers(answers, panel) == dict(answers)
 
 
 def test_validation_reports_every_problem_in_submission_order():
@@ -315,7 +317,7 @@ def test_validation_reports_every_problem_in_submission_order():
         ("PROCTCAE_1A_SCL", 9),
     ]
     with pytest.raises(AnswerError) as caught:
-        proctcae.validate_answers(answers)
+        proctcae_answers.validate_answers(answers)
     assert [(p.item, p.reason) for p in caught.value.problems] == [
         ("PROCTCAE_9B_SCL", "not_asked_after_zero"),
         ("nonsense", "unknown_item"),
@@ -376,7 +378,7 @@ def _answers(term_number, *values):
     ],
 )
 def test_composite_grade_rows(term_number, values, grade):
-    assert proctcae.grade_term(term_number, _answers(term_number, *values)) == grade
+    assert proctcae_grades.grade_term(term_number, _answers(term_number, *values)) == grade
 
 
 @pytest.mark.parametrize(
@@ -391,23 +393,23 @@ def test_composite_grade_rows(term_number, values, grade):
     ],
 )
 def test_no_composite_grade(term_number, answers):
-    assert proctcae.grade_term(term_number, answers) is None
+    assert proctcae_grades.grade_term(term_number, answers) is None
 
 
 def test_branching_is_applied_before_grading():
     # 9A Never: 9B is not asked, counts 0, and the grade is 0 (table row FS,0,0 -> 0).
-    assert proctcae.grade_term(9, {"PROCTCAE_9A_SCL": 0}) == 0
-    assert proctcae.grade_term(48, {"PROCTCAE_48A_SCL": 0}) == 0
+    assert proctcae_grades.grade_term(9, {"PROCTCAE_9A_SCL": 0}) == 0
+    assert proctcae_grades.grade_term(48, {"PROCTCAE_48A_SCL": 0}) == 0
 
 
 @pytest.mark.parametrize("pattern", list(README_PATTERNS), ids=lambda p: f"every-{p}-row")
 def test_every_table_row_is_reached_through_grade_term(pattern):
     term_number = min(README_PATTERNS[pattern])
-    for key, grade in proctcae.composite_table().items():
+    for key, grade in proctcae_grades.composite_table().items():
         if key[0] != pattern:
             continue
         values = [v for v in key[1:] if v is not None]
-        assert proctcae.grade_term(term_number, _answers(term_number, *values)) == grade, key
+        assert proctcae_grades.grade_term(term_number, _answers(term_number, *values)) == grade, key
 
 
 @pytest.mark.parametrize("pattern", list(README_PATTERNS), ids=lambda p: f"{p}-complete")
@@ -415,11 +417,11 @@ def test_every_valid_answer_combination_after_branching_has_a_grade(pattern):
     term_number = min(README_PATTERNS[pattern])
     codes = proctcae.term_catalog()[term_number].item_codes
     for values in itertools.product(range(5), repeat=len(codes)):
-        assert proctcae.grade_term(term_number, dict(zip(codes, values))) in (0, 1, 2, 3)
+        assert proctcae_grades.grade_term(term_number, dict(zip(codes, values))) in (0, 1, 2, 3)
 
 
 def test_grade_report():
-    report = proctcae.grade_report(
+    report = proctcae_grades.grade_report(
         {
             "PROCTCAE_48A_SCL": 3,
             "PROCTCAE_48B_SCL": 3,
@@ -448,14 +450,14 @@ def _placeholder(code):
 
 
 def test_english_ships_and_never_falls_back():
-    library = proctcae.localised_items("en-GB")
+    library = proctcae_translations.localised_items("en-GB")
     assert library.locale_fallback is False
     assert len(library.items) == 124
     assert library.items[0].question == proctcae.items()[0].question
 
 
 def test_a_locale_without_a_translation_falls_back_to_english():
-    library = proctcae.localised_items("zh-CN", codes=["PROCTCAE_9A_SCL"])
+    library = proctcae_translations.localised_items("zh-CN", codes=["PROCTCAE_9A_SCL"])
     assert library.locale_fallback is True
     assert library.fallback_codes == ("PROCTCAE_9A_SCL",)
     assert library.items[0].locale == "en"
@@ -465,8 +467,8 @@ def test_a_locale_without_a_translation_falls_back_to_english():
 def test_a_translation_file_is_used_per_item_with_english_fallback(tmp_path):
     path = tmp_path / "proctcae.zh-CN.json"
     path.write_text(json.dumps({"PROCTCAE_9A_SCL": _placeholder("PROCTCAE_9A_SCL")}), encoding="utf-8")
-    library = proctcae.localised_items(
-        "zh-CN", proctcae.load_translations(path), codes=["PROCTCAE_9A_SCL", "PROCTCAE_9B_SCL"]
+    library = proctcae_translations.localised_items(
+        "zh-CN", proctcae_translations.load_translations(path), codes=["PROCTCAE_9A_SCL", "PROCTCAE_9B_SCL"]
     )
     translated, english = library.items
     assert translated.locale == "zh-CN"
@@ -478,7 +480,7 @@ def test_a_translation_file_is_used_per_item_with_english_fallback(tmp_path):
 
 
 def test_a_complete_translation_sets_no_fallback():
-    library = proctcae.localised_items("zh-CN", {"PROCTCAE_24A_IND": _placeholder("PROCTCAE_24A_IND")},
+    library = proctcae_translations.localised_items("zh-CN", {"PROCTCAE_24A_IND": _placeholder("PROCTCAE_24A_IND")},
                                        codes=["PROCTCAE_24A_IND"])
     assert library.locale_fallback is False
     assert [value for value, _ in library.items[0].options] == [1, 0]
@@ -496,11 +498,11 @@ def test_a_complete_translation_sets_no_fallback():
 )
 def test_malformed_translations_are_refused(data):
     with pytest.raises(TranslationError):
-        proctcae.parse_translations(data)
+        proctcae_translations.parse_translations(data)
 
 
 def test_a_translation_file_that_is_not_json_is_refused(tmp_path):
     path = tmp_path / "broken.json"
     path.write_text("{", encoding="utf-8")
     with pytest.raises(TranslationError):
-        proctcae.load_translations(path)
+        proctcae_translations.load_translations(path)

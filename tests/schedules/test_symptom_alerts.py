@@ -2,7 +2,7 @@
 
 import pytest
 
-from schedules.proctcae import grade_report
+from schedules.proctcae_grades import grade_report
 from schedules.symptom_alerts import AlertFinding, AlertRules, evaluate_alerts
 
 NAUSEA_F, NAUSEA_S = "PROCTCAE_9A_SCL", "PROCTCAE_9B_SCL"
