@@ -17,7 +17,8 @@ import sqlalchemy as sa
 
 from backend.extensions import db
 from backend.models import Event
-from schedules.calendars import AgentDose, EventFact, ExistingEvent, PlannedEvent
+from schedules.calendar_replans import ExistingEvent
+from schedules.calendars import AgentDose, EventFact, PlannedEvent
 from schedules.visit_states import VisitState, visit_state
 
 _KIND_ORDER = {"dose": 0, "dosing_diary": 1, "tumor_assessment": 2, "symptom_survey": 3}

@@ -39,7 +39,9 @@ from backend.services.calendar_events import (
 )
 from backend.services.calendar_inputs import build_plan_inputs, latest_today, site_today
 from backend.services.plausibility import check_calendar_size, check_recorded_dates
-from schedules.calendars import CalendarChanges, EventFact, PlannedEvent, plan_calendar, replan
+from schedules.calendar_planning import plan_calendar
+from schedules.calendar_replans import CalendarChanges, replan
+from schedules.calendars import EventFact, PlannedEvent
 
 #: What the audit record of each bulk-created event keeps (its id and patient are the record's keys).
 _AUDITED_ON_CREATE = ("patient_id", "key", "kind", "cycle", "day", "label", "agents", "protocol_date", "target_date",
@@ -304,7 +306,7 @@ def replan_patient(patient: Patient, today: date, reason: str | None, *,
                    also: Sequence[EventRow] = ()) -> list[EventRow]:
     """Bring the stored calendar in line with what has been recorded and with the patient's
     current state (discontinuation, end of follow-up), changing only planned events dated `today`
-    or later; history and ids are kept (schedules.calendars.replan). Locks the patient; does not
+    or later; history and ids are kept (schedules.calendar_replans.replan). Locks the patient; does not
     commit. Returns every event created, updated or cancelled."""
     db.session.flush()
     lock_patient(patient)

@@ -1,6 +1,6 @@
 """A patient's calendar: planned at enrolment, recorded visit by visit, re-planned.
 
-The clocks are pure (`schedules/calendars.py`). The database side is split by job:
+The clocks are pure (`schedules/calendar_planning.py`). The database side is split by job:
 `calendar_inputs` (what the clocks need, the site's today), `calendar_events` (stored rows and
 facts), `calendar_writes` (plan and re-plan in bulk), `calendar_records` (recording and
 rescheduling visits), `calendar_feeds` (iCalendar), `calendar_reads` (the calendar on the wire, with

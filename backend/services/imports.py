@@ -43,7 +43,8 @@ from backend.services.patients import (
 )
 from backend.services.plausibility import check_recorded_dates
 from backend.services.regimens import regimen_for
-from schedules.calendars import EventFact, PlannedEvent, plan_assessments, plan_calendar
+from schedules.calendar_planning import plan_assessments, plan_calendar
+from schedules.calendars import EventFact, PlannedEvent
 
 IMPORT_COLUMNS = ("study", "site", "subject_id", "regimen", "first_dose_date", "timezone", "locale", "visits")
 REQUIRED_IMPORT_COLUMNS = IMPORT_COLUMNS[:5]

@@ -168,7 +168,7 @@ def update_patient(patient: Patient, data: Mapping[str, Any]) -> Patient:
 
 def discontinue_patient(patient: Patient, data: Mapping[str, Any]) -> Patient:
     """Treatment discontinued on `date` (no dosing on or after it); the patient moves to
-    follow-up. Future dosing is cancelled, imaging and surveys go on (schedules.calendars: the
+    follow-up. Future dosing is cancelled, imaging and surveys go on (schedules.calendar_planning: the
     imaging clock continues after discontinuation until follow_up_end). Planned doses between the
     discontinuation date and today are cancelled too. Commits."""
     session = db.session
@@ -240,7 +240,7 @@ def load_demo_patients(password: str) -> list[str]:
 
 def _demo_visits(data: Mapping[str, Any], site: Site, today: date) -> dict[str, EventFact]:
     """Dosing visits whose target is more than two days ago, given on their target date."""
-    from schedules.calendars import plan_calendar
+    from schedules.calendar_planning import plan_calendar
 
     probe = Patient(study=db.session.scalar(sa.select(Study).where(Study.code == data["study"])), site=site,
                     regimen=data["regimen"], first_dose_date=data["first_dose_date"])

@@ -20,7 +20,7 @@ visits). Findings, each ``{"kind", "site", "patient_id", "subject_id", "event_id
 * ``calendar_drift`` — the patient's future planned events differ from a fresh plan of the
   protocol (after a regimen or protocol change). Fresh plans come from ``CALENDAR_PLANNERS``:
   each planner returns the event kinds it covers and the events it expects. The dosing, imaging
-  and survey clocks are planned afresh with `schedules.calendars.plan_calendar`, doses included.
+  and survey clocks are planned afresh with `schedules.calendar_planning.plan_calendar`, doses included.
 """
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ from backend.services.assessments import site_today
 from backend.services import calendars
 from backend.services.calendar_events import state_of
 from backend.services.studies import study_by_code
-from schedules.calendars import plan_calendar
+from schedules.calendar_planning import plan_calendar
 from schedules.visit_states import VisitState
 
 VISIT_KINDS = ("dose", "tumor_assessment", "symptom_survey")
@@ -67,7 +67,7 @@ CalendarPlanner = Callable[[Patient], tuple[tuple[str, ...], list[ExpectedEvent]
 
 def protocol_clocks(patient: Patient) -> tuple[tuple[str, ...], list[ExpectedEvent]]:
     """The calendar the regimen and protocol give today, from what has been recorded (the same
-    planning as enrolment and re-planning: `schedules.calendars.plan_calendar`)."""
+    planning as enrolment and re-planning: `schedules.calendar_planning.plan_calendar`)."""
     stored = calendars.stored_events(patient.id)
     planned = plan_calendar(calendars.build_plan_inputs(patient), calendars.facts_of(stored))
     return VISIT_KINDS, [

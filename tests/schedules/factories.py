@@ -9,16 +9,14 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from schedules.calendar_planning import plan_calendar
+from schedules.calendar_replans import CalendarChanges, ExistingEvent, replan
 from schedules.calendars import (
     AssessmentSchedule,
-    CalendarChanges,
     EventFact,
-    ExistingEvent,
     PlanInputs,
     PlannedEvent,
     SurveySchedule,
-    plan_calendar,
-    replan,
 )
 from schedules.clinics import ClinicCalendar
 from schedules.regimens import Regimen, builtin_regimens, parse_regimen

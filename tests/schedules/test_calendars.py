@@ -7,14 +7,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from schedules.calendars import (
-    AssessmentSchedule,
-    EventFact,
-    ExistingEvent,
-    SurveySchedule,
-    plan_calendar,
-    replan,
-)
+from schedules.calendar_planning import plan_calendar
+from schedules.calendar_replans import ExistingEvent, replan
+from schedules.calendars import AssessmentSchedule, EventFact, SurveySchedule
 from schedules.clinics import ClinicCalendar
 from schedules.regimens import builtin_regimens
 from tests.schedules.factories import (
@@ -495,7 +490,8 @@ def test_progression_ends_the_imaging_clock_but_not_dosing_or_surveys():
     """Tumour assessments run until progression (RECIST 1.1 PD); dosing stops only at discontinuation."""
     from datetime import date
 
-    from schedules.calendars import PlanInputs, plan_calendar
+    from schedules.calendar_planning import plan_calendar
+    from schedules.calendars import PlanInputs
     from schedules.clinics import ClinicCalendar
     from schedules.regimens import builtin_regimens
 
@@ -512,7 +508,8 @@ def test_cycle_1_day_1_stays_on_the_first_dose_date_even_on_a_closed_day():
     """The first dose is day 1 of both clocks; a Saturday first dose is not moved to Friday."""
     from datetime import date
 
-    from schedules.calendars import PlanInputs, plan_calendar
+    from schedules.calendar_planning import plan_calendar
+    from schedules.calendars import PlanInputs
     from schedules.clinics import ClinicCalendar
     from schedules.regimens import builtin_regimens
 

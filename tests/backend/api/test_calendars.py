@@ -65,7 +65,7 @@ def test_a_patient_sees_their_calendar_with_the_dosing_diary_but_without_staff_n
 # -- the two clocks ---------------------------------------------------------------------------------
 
 def test_a_late_cycle_1_day_1_delays_later_dosing_but_no_assessment(client, auth, site, nurse):
-    """schedules.calendars: the dosing clock runs from each day 1's actual date; imaging never moves."""
+    """schedules.calendar_planning: the dosing clock runs from each day 1's actual date; imaging never moves."""
     today = site_today(site)
     patient = enrol(site, "INET-PAC", first_dose=today - D(10))
     first_dose = patient.first_dose_date
