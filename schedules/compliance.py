@@ -1,8 +1,8 @@
 """Per-site tallies for the study compliance report: scans, dosing and surveys.
 
 Pure counting over data the caller has already derived (visit statuses from
-``schedules.pfs.visit_statuses``, dosing and survey windows); never reads the clock.
-Visit categories follow ``schedules.pfs``: ``ne_only`` is reported apart from ``missed``
+``schedules.pfs_assessments.visit_statuses``, dosing and survey windows); never reads the clock.
+Visit categories follow ``schedules.pfs_assessments``: ``ne_only`` is reported apart from ``missed``
 because RECIST 1.1 NE scans were attended yet count as missed for PFS (FDA 2018 guidance,
 PFS censoring table, row "Death or progression after more than one missed visit").
 """
@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from datetime import date, timedelta
 
-from schedules.pfs import DONE, EARLY, LATE, MISSED, NE_ONLY, OPEN, UPCOMING, VisitStatus
+from schedules.pfs_assessments import DONE, EARLY, LATE, MISSED, NE_ONLY, OPEN, UPCOMING, VisitStatus
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,7 @@ from typing import Any
 
 from scipy.stats import beta
 
-from schedules import pfs
+from schedules import pfs, pfs_assessments
 
 RESPONDING = frozenset({"CR", "PR"})
 STABLE = frozenset({"CR", "PR", "SD", "NON_CR_NON_PD"})
@@ -101,8 +101,8 @@ class BestResponse:
     clinical_benefit: bool
 
 
-def considered_assessments(first_dose: date, assessments: Sequence[pfs.Assessment],
-                           outcomes: Sequence[pfs.Outcome], cutoff: date) -> list[pfs.Assessment]:
+def considered_assessments(first_dose: date, assessments: Sequence[pfs_assessments.Assessment],
+                           outcomes: Sequence[pfs.Outcome], cutoff: date) -> list[pfs_assessments.Assessment]:
     """Post-baseline assessments before new anticancer therapy, up to the cut-off and the first PD."""
     therapy = min((o.date for o in outcomes if o.type == "new_anticancer_therapy" and o.date <= cutoff),
                   default=None)
@@ -115,7 +115,7 @@ def considered_assessments(first_dose: date, assessments: Sequence[pfs.Assessmen
     return post
 
 
-def _confirmed_pairs(post: Sequence[pfs.Assessment], rules: ResponseRules) -> list[tuple[int, int]]:
+def _confirmed_pairs(post: Sequence[pfs_assessments.Assessment], rules: ResponseRules) -> list[tuple[int, int]]:
     """(i, j) pairs of CR/PR assessments ``confirm_min_days`` apart with CR, PR and one NE at most
     between them, by confirming date then first date.
 
@@ -142,7 +142,7 @@ def _confirmed_pairs(post: Sequence[pfs.Assessment], rules: ResponseRules) -> li
     return pairs
 
 
-def best_overall_response(first_dose: date, assessments: Sequence[pfs.Assessment],
+def best_overall_response(first_dose: date, assessments: Sequence[pfs_assessments.Assessment],
                           outcomes: Sequence[pfs.Outcome], cutoff: date,
                           rules: ResponseRules = ResponseRules()) -> BestResponse:
     """RECIST 1.1 section 4.3 and Table 3 (confirmation required), as the module docstring reads them."""
@@ -185,11 +185,11 @@ def duration_of_response(progression_free: pfs.PfsResult, first_response: date) 
                        progression_free.cnsr, progression_free.reason)
 
 
-def with_baseline(first_dose: date, assessments: Sequence[pfs.Assessment]) -> tuple[pfs.Assessment, ...]:
+def with_baseline(first_dose: date, assessments: Sequence[pfs_assessments.Assessment]) -> tuple[pfs_assessments.Assessment, ...]:
     """The assessments, with a baseline on the first dose when none was recorded (for DoR only)."""
     if any(a.baseline for a in assessments):
         return tuple(assessments)
-    return (pfs.Assessment(first_dose, baseline=True), *assessments)
+    return (pfs_assessments.Assessment(first_dose, baseline=True), *assessments)
 
 
 def overall_survival(first_dose: date, death: date | None, last_known_alive: date | None,

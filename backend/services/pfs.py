@@ -30,7 +30,7 @@ from backend.auth import visible_patient
 from backend.services.assessments import ON_STUDY, site_today
 from backend.services.bulk_reads import CHUNK, chunks, core_connection, ids_filter
 from backend.services.notifications import notify_site_staff
-from schedules import pfs
+from schedules import pfs, pfs_assessments
 
 AT_RISK_MESSAGE = "staff.pfs_at_risk"
 DEADLINE_NEAR_MESSAGE = "staff.pfs_deadline_near"
@@ -41,18 +41,18 @@ DEADLINE_NEAR_DAYS = 7
 class History:
     """What `schedules.pfs` needs about one patient, loaded in bulk."""
 
-    assessments: tuple[pfs.Assessment, ...] = ()
+    assessments: tuple[pfs_assessments.Assessment, ...] = ()
     outcomes: tuple[pfs.Outcome, ...] = ()
 
 
-def assessment_plan(study: Study) -> pfs.AssessmentPlan:
+def assessment_plan(study: Study) -> pfs_assessments.AssessmentPlan:
     phases = tuple((None if until is None else int(until), int(interval))
                    for until, interval in (study.assessment_phases or ()))
-    return pfs.AssessmentPlan(study.assessment_interval_days, study.assessment_window_days, phases)
+    return pfs_assessments.AssessmentPlan(study.assessment_interval_days, study.assessment_window_days, phases)
 
 
 def schedule_for(study: Study, first_dose: date, as_of: date,
-                 plan: pfs.AssessmentPlan | None = None) -> tuple[pfs.ScheduledAssessment, ...]:
+                 plan: pfs_assessments.AssessmentPlan | None = None) -> tuple[pfs_assessments.ScheduledAssessment, ...]:
     """Visits whose window opened by ``as_of``, and the next one."""
     plan = plan or assessment_plan(study)
     longest = max([plan.interval_days, *(interval for _, interval in plan.phases)])
@@ -74,7 +74,7 @@ def load_histories(patient_ids: Iterable[uuid.UUID],
     # Rows name their patient as text (the database's spelling of the id): 10,000 rows are then not 10,000
     # UUID objects built and hashed in Python.
     spelled = _id_text()
-    assessments: dict[str, list[pfs.Assessment]] = {spelled(pid): [] for pid in ids}
+    assessments: dict[str, list[pfs_assessments.Assessment]] = {spelled(pid): [] for pid in ids}
     outcomes: dict[str, list[pfs.Outcome]] = {key: [] for key in assessments}
     ta, po = TumourAssessment, PatientOutcome
     # most assessments list no scan dates: decode the JSON only where there are some
@@ -91,7 +91,7 @@ def load_histories(patient_ids: Iterable[uuid.UUID],
     for assessments_of, outcomes_of in statements:
         for pid, day, overall, baseline, new_lesion, scans in connection.execute(assessments_of).all():
             if (found := assessments.get(pid)) is not None:
-                found.append(pfs.Assessment(day, overall, baseline, new_lesion,
+                found.append(pfs_assessments.Assessment(day, overall, baseline, new_lesion,
                                             tuple(date.fromisoformat(d) for d in json.loads(scans) or ())
                                             if scans else ()))
         for pid, kind, day in connection.execute(outcomes_of).all():
@@ -109,7 +109,7 @@ def _id_text() -> Callable[[uuid.UUID], str]:
     return operator.attrgetter("hex")
 
 
-def derive(patient: Patient, history: History, as_of: date, plan: pfs.AssessmentPlan | None = None) -> pfs.PfsResult:
+def derive(patient: Patient, history: History, as_of: date, plan: pfs_assessments.AssessmentPlan | None = None) -> pfs.PfsResult:
     study = patient.study
     plan = plan or assessment_plan(study)
     return pfs.derive_pfs(
@@ -135,7 +135,7 @@ def derive_many(patients: Sequence[Patient], as_of: date | None = None, now: dat
     """(evaluation date, PFS) of each patient, with the data loaded in bulk (or given, already loaded);
     each study's assessment plan is built once."""
     histories = histories if histories is not None else load_histories(p.id for p in patients)
-    plans: dict[Any, pfs.AssessmentPlan] = {}
+    plans: dict[Any, pfs_assessments.AssessmentPlan] = {}
     result = {}
     for patient in patients:
         day = evaluation_date(patient, as_of, now)
@@ -168,7 +168,7 @@ def calendar_scans(patient_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, dict[int
     return scans
 
 
-def visit_body(visit: pfs.VisitStatus, scans: dict[int, CalendarScan]) -> dict[str, Any]:
+def visit_body(visit: pfs_assessments.VisitStatus, scans: dict[int, CalendarScan]) -> dict[str, Any]:
     """A PFS visit as the contract shows it: the calendar's `event_id`, `protocol_date` and
     `target_date` (the open day it is planned for). The imaging clock's protocol date is the one
     PFS judges windows around; a visit the calendar does not hold (beyond its planning horizon)

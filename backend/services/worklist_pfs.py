@@ -37,7 +37,8 @@ from backend.models import Patient, Study, TumourAssessment
 from backend.services.assessments import ON_STUDY
 from backend.services.bulk_reads import core_connection
 from backend.services.pfs import History, assessment_plan, derive, evaluation_date, load_histories
-from schedules.pfs import ADEQUATE_RESPONSES, PfsResult
+from schedules.pfs import PfsResult
+from schedules.pfs_assessments import ADEQUATE_RESPONSES
 
 
 class PfsSummary(NamedTuple):

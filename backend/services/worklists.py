@@ -54,7 +54,8 @@ from backend.services.collector import collector_paused
 from backend.services.worklist_cache import worklist_rows_remembered
 from backend.services.worklist_parts import N_, Np_, PatientRef, Phrase, Row, SiteDay, WorklistSource, booked, row
 from backend.services.worklist_pfs import derive_remembered, pfs_candidates
-from schedules.pfs import MISSED, OPEN, UPCOMING, PfsResult
+from schedules.pfs import PfsResult
+from schedules.pfs_assessments import MISSED, OPEN, UPCOMING
 
 DUE_DAYS = 7
 CLINIC_VISIT_KINDS = ("dose", "tumor_assessment")

@@ -15,7 +15,7 @@ from schedules.compliance import (
     tally_dosing,
     visits_by_site,
 )
-from schedules.pfs import VisitStatus
+from schedules.pfs_assessments import VisitStatus
 
 DAY = date(2026, 2, 16)
 

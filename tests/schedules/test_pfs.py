@@ -18,13 +18,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from schedules.pfs import (
+from schedules.pfs import Outcome, PfsResult, derive_pfs
+from schedules.pfs_assessments import (
     Assessment,
     AssessmentPlan,
-    Outcome,
-    PfsResult,
     ScheduledAssessment,
-    derive_pfs,
     scheduled_assessments,
     visit_statuses,
 )

@@ -11,7 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from schedules.pfs import Assessment, Outcome, derive_pfs, scheduled_assessments
+from schedules.pfs import Outcome, derive_pfs
+from schedules.pfs_assessments import Assessment, scheduled_assessments
 from schedules.response import (
     ResponseRules,
     best_overall_response,

@@ -20,14 +20,14 @@ from backend.services import worklists
 from backend.services.pfs import derive_many, load_histories, schedule_for
 from backend.services.worklist_pfs import (PfsSummary, WindowOffsets, derive_remembered, may_be_flagged,
                                            pfs_candidates)
-from schedules import pfs
+from schedules import pfs, pfs_assessments
 from tests.factories import PatientFactory, SiteFactory
 
 DAY = date(2025, 4, 10)
-RESPONSES = sorted(pfs.RESPONSES)
+RESPONSES = sorted(pfs_assessments.RESPONSES)
 
 
-def summary(first_dose: date, day: date, assessments: list[pfs.Assessment]) -> PfsSummary:
+def summary(first_dose: date, day: date, assessments: list[pfs_assessments.Assessment]) -> PfsSummary:
     """What the pre-filter's query reads, computed in Python from the same assessments."""
     known = [a for a in assessments if a.date <= day]
     adequate = [a.date for a in known if a.adequate and a.date > first_dose]
@@ -45,10 +45,10 @@ studies = st.builds(SimpleNamespace,
 def histories(draw):
     first_dose = DAY - timedelta(days=draw(st.integers(-5, 500)))
     offsets = draw(st.lists(st.integers(-40, 520), max_size=8))
-    assessments = [pfs.Assessment(first_dose + timedelta(days=o), draw(st.sampled_from(RESPONSES)))
+    assessments = [pfs_assessments.Assessment(first_dose + timedelta(days=o), draw(st.sampled_from(RESPONSES)))
                    for o in offsets]
     if draw(st.booleans()):
-        assessments.append(pfs.Assessment(first_dose - timedelta(days=draw(st.integers(-10, 28))), baseline=True))
+        assessments.append(pfs_assessments.Assessment(first_dose - timedelta(days=draw(st.integers(-10, 28))), baseline=True))
     outcomes = [pfs.Outcome(kind, first_dose + timedelta(days=draw(st.integers(0, 520))))
                 for kind in draw(st.sets(st.sampled_from(sorted(pfs.OUTCOME_TYPES)), max_size=2))]
     return first_dose, assessments, outcomes
@@ -84,7 +84,7 @@ def test_the_prefilter_keeps_every_patient_pfs_would_flag(study, history, day_sh
 ])
 def test_which_patients_the_prefilter_keeps(rule, first_dose, history, kept):
     study = SimpleNamespace(assessment_interval_days=42, assessment_window_days=7, assessment_phases=None)
-    assessments = [pfs.Assessment(d, r, baseline=r is None) for d, r in history]
+    assessments = [pfs_assessments.Assessment(d, r, baseline=r is None) for d, r in history]
     offsets = WindowOffsets.for_study(study, (DAY - first_dose).days)
     assert may_be_flagged(offsets, first_dose, DAY, summary(first_dose, DAY, assessments)) is kept, rule
 
