@@ -1,21 +1,19 @@
-"""PRO-CTCAE item library, panel, branching, answer validation and composite grades.
+"""PRO-CTCAE item library, panel, branching and answer validation.
 
-Sources: NCI PRO-CTCAE item library v1.0 (numbering and response formats after ProAE); Basch E et al.,
-Composite grading algorithm for the NCI PRO-CTCAE, Clin Trials 2021;18(1):104-114.
+Source: NCI PRO-CTCAE item library v1.0 (numbering and response formats after ProAE). Composite grades
+are specified in test_proctcae_grades.py, NCI's translations in test_proctcae_translations.py.
 """
 
 import csv
-import itertools
-import json
 from collections import Counter
 from importlib import resources
 
 import pytest
 
-from schedules import proctcae, proctcae_answers, proctcae_grades, proctcae_translations
+from schedules import proctcae, proctcae_answers, proctcae_grades
 from schedules.proctcae import DEFAULT_HER2_PANEL, UnknownItem
 from schedules.proctcae_answers import AnswerError
-from schedules.proctcae_translations import TranslationError
+from tests.schedules.proctcae_patterns import README_PATTERNS
 
 # --------------------------------------------------------------------------------------------------
 # The library
@@ -129,17 +127,6 @@ def test_null_is_allowed_only_on_the_v1_0_not_applicable_and_sexual_items():
     assert labels == {"Not applicable", "Not sexually active", "Prefer not to answer"}
     # The 2013 system table's extra "Not applicable" on diarrhea is not v1.0.
     assert not proctcae.items_by_code()["PROCTCAE_16A_SCL"].allows_null
-
-
-README_PATTERNS = {
-    "F": {16, 67},
-    "S": {1, 2, 4, 6, 7, 15, 21, 25, 26, 28, 30, 36, 45, 60, 61, 66, 68, 71, 72, 80},
-    "A": {27, 59},
-    "FS": {9, 10, 11, 13, 14, 23, 74, 75, 77, 78},
-    "FI": {18, 62, 63, 65},
-    "SI": {3, 8, 19, 20, 39, 40, 41, 44, 46, 47, 52, 53},
-    "FSI": {17, 22, 48, 49, 50, 51, 54, 55, 56},
-}
 
 
 @pytest.mark.parametrize("pattern", list(README_PATTERNS), ids=lambda p: f"pattern-{p}")
@@ -325,184 +312,3 @@ def test_validation_reports_every_problem_in_submission_order():
         ("PROCTCAE_1A_SCL", "value_out_of_range"),
     ]
     assert caught.value.item == "PROCTCAE_9B_SCL"
-
-
-# --------------------------------------------------------------------------------------------------
-# Composite grades (Basch 2021)
-# --------------------------------------------------------------------------------------------------
-
-
-def _answers(term_number, *values):
-    codes = proctcae.term_catalog()[term_number].item_codes
-    return dict(zip(codes, values, strict=True))
-
-
-@pytest.mark.parametrize(
-    ("term_number", "values", "grade"),
-    [
-        # FSI: frequency, severity, interference (e.g. 48 general pain)
-        pytest.param(48, (0, 0, 0), 0, id="FSI-never-is-0"),
-        pytest.param(48, (1, 0, 0), 0, id="FSI-rarely-none-not-at-all-is-0"),
-        pytest.param(48, (4, 0, 0), 1, id="FSI-almost-constantly-none-not-at-all-is-1"),
-        pytest.param(48, (1, 1, 0), 1, id="FSI-rarely-mild-is-1"),
-        pytest.param(48, (1, 0, 3), 2, id="FSI-interference-quite-a-bit-alone-is-2"),
-        pytest.param(48, (3, 1, 1), 1, id="FSI-frequent-mild-a-little-is-1"),
-        pytest.param(48, (2, 2, 2), 2, id="FSI-all-moderate-is-2"),
-        pytest.param(48, (3, 3, 0), 2, id="FSI-frequent-severe-no-interference-is-2"),
-        pytest.param(48, (1, 2, 4), 3, id="FSI-very-much-interference-with-moderate-is-3"),
-        pytest.param(48, (4, 4, 4), 3, id="FSI-maximum-is-3"),
-        # FS: frequency, severity (e.g. 9 nausea)
-        pytest.param(9, (1, 0), 1, id="FS-rarely-none-is-1"),
-        pytest.param(9, (1, 3), 2, id="FS-rarely-severe-is-2"),
-        pytest.param(9, (3, 3), 3, id="FS-frequent-severe-is-3"),
-        pytest.param(9, (4, 1), 1, id="FS-almost-constantly-mild-is-1"),
-        # SI: severity, interference (e.g. 53 fatigue)
-        pytest.param(53, (1, 0), 1, id="SI-mild-is-1"),
-        pytest.param(53, (3, 1), 2, id="SI-severe-a-little-is-2"),
-        pytest.param(53, (4, 2), 2, id="SI-very-severe-somewhat-is-2"),
-        pytest.param(53, (4, 3), 3, id="SI-very-severe-quite-a-bit-is-3"),
-        pytest.param(53, (2, 4), 3, id="SI-moderate-very-much-is-3"),
-        # FI: frequency, interference (e.g. 18 loss of bowel control)
-        pytest.param(18, (2, 3), 2, id="FI-occasionally-quite-a-bit-is-2"),
-        pytest.param(18, (3, 3), 3, id="FI-frequently-quite-a-bit-is-3"),
-        # F, S, A: single items
-        pytest.param(16, (1,), 1, id="F-diarrhea-rarely-is-1"),
-        pytest.param(16, (2,), 1, id="F-diarrhea-occasionally-is-1"),
-        pytest.param(16, (3,), 2, id="F-diarrhea-frequently-is-2"),
-        pytest.param(16, (4,), 3, id="F-diarrhea-almost-constantly-is-3"),
-        pytest.param(30, (2,), 2, id="S-hand-foot-moderate-is-2"),
-        pytest.param(30, (3,), 3, id="S-hand-foot-severe-is-3"),
-        pytest.param(30, (4,), 3, id="S-hand-foot-very-severe-is-3"),
-        pytest.param(27, (2,), 1, id="A-hair-loss-somewhat-is-1"),
-        pytest.param(27, (4,), 2, id="A-hair-loss-very-much-is-2"),
-    ],
-)
-def test_composite_grade_rows(term_number, values, grade):
-    assert proctcae_grades.grade_term(term_number, _answers(term_number, *values)) == grade
-
-
-@pytest.mark.parametrize(
-    ("term_number", "answers"),
-    [
-        pytest.param(48, {"PROCTCAE_48A_SCL": 3, "PROCTCAE_48B_SCL": 2}, id="missing-interference-gives-no-grade"),
-        pytest.param(48, {"PROCTCAE_48B_SCL": 2, "PROCTCAE_48C_SCL": 2}, id="missing-first-item-gives-no-grade"),
-        pytest.param(36, {"PROCTCAE_36A_SCL": None}, id="not-applicable-gives-no-grade"),
-        pytest.param(66, {"PROCTCAE_66A_SCL": None}, id="prefer-not-to-answer-gives-no-grade"),
-        pytest.param(24, {"PROCTCAE_24A_IND": 1}, id="presence-terms-are-not-graded"),
-        pytest.param(9, {}, id="no-answers-no-grade"),
-    ],
-)
-def test_no_composite_grade(term_number, answers):
-    assert proctcae_grades.grade_term(term_number, answers) is None
-
-
-def test_branching_is_applied_before_grading():
-    # 9A Never: 9B is not asked, counts 0, and the grade is 0 (table row FS,0,0 -> 0).
-    assert proctcae_grades.grade_term(9, {"PROCTCAE_9A_SCL": 0}) == 0
-    assert proctcae_grades.grade_term(48, {"PROCTCAE_48A_SCL": 0}) == 0
-
-
-@pytest.mark.parametrize("pattern", list(README_PATTERNS), ids=lambda p: f"every-{p}-row")
-def test_every_table_row_is_reached_through_grade_term(pattern):
-    term_number = min(README_PATTERNS[pattern])
-    for key, grade in proctcae_grades.composite_table().items():
-        if key[0] != pattern:
-            continue
-        values = [v for v in key[1:] if v is not None]
-        assert proctcae_grades.grade_term(term_number, _answers(term_number, *values)) == grade, key
-
-
-@pytest.mark.parametrize("pattern", list(README_PATTERNS), ids=lambda p: f"{p}-complete")
-def test_every_valid_answer_combination_after_branching_has_a_grade(pattern):
-    term_number = min(README_PATTERNS[pattern])
-    codes = proctcae.term_catalog()[term_number].item_codes
-    for values in itertools.product(range(5), repeat=len(codes)):
-        assert proctcae_grades.grade_term(term_number, dict(zip(codes, values))) in (0, 1, 2, 3)
-
-
-def test_grade_report():
-    report = proctcae_grades.grade_report(
-        {
-            "PROCTCAE_48A_SCL": 3,
-            "PROCTCAE_48B_SCL": 3,
-            "PROCTCAE_48C_SCL": 2,
-            "PROCTCAE_9A_SCL": 0,
-            "PROCTCAE_24A_IND": 1,
-        }
-    )
-    assert [(g.term_number, g.term, g.ctcae_term, g.meddra_code, g.composite_grade, g.gradable) for g in report] == [
-        (9, "Nausea", "Nausea", "10028813", 0, True),
-        (24, "Rash", "Rash maculo-papular", "10037868", None, False),
-        (48, "Pain", "Pain", "10033371", 3, True),
-    ]
-    assert report[0].answers == {"PROCTCAE_9A_SCL": 0, "PROCTCAE_9B_SCL": 0}
-    assert report[2].pattern == "FSI"
-
-
-# --------------------------------------------------------------------------------------------------
-# Localisation (texts below are placeholders, not translations: translations come only from NCI)
-# --------------------------------------------------------------------------------------------------
-
-
-def _placeholder(code):
-    item = proctcae.items_by_code()[code]
-    return {"question": f"<{code} question>", "options": [f"<{code} option {i}>" for i in range(len(item.options))]}
-
-
-def test_english_ships_and_never_falls_back():
-    library = proctcae_translations.localised_items("en-GB")
-    assert library.locale_fallback is False
-    assert len(library.items) == 124
-    assert library.items[0].question == proctcae.items()[0].question
-
-
-def test_a_locale_without_a_translation_falls_back_to_english():
-    library = proctcae_translations.localised_items("zh-CN", codes=["PROCTCAE_9A_SCL"])
-    assert library.locale_fallback is True
-    assert library.fallback_codes == ("PROCTCAE_9A_SCL",)
-    assert library.items[0].locale == "en"
-    assert library.items[0].question == proctcae.items_by_code()["PROCTCAE_9A_SCL"].question
-
-
-def test_a_translation_file_is_used_per_item_with_english_fallback(tmp_path):
-    path = tmp_path / "proctcae.zh-CN.json"
-    path.write_text(json.dumps({"PROCTCAE_9A_SCL": _placeholder("PROCTCAE_9A_SCL")}), encoding="utf-8")
-    library = proctcae_translations.localised_items(
-        "zh-CN", proctcae_translations.load_translations(path), codes=["PROCTCAE_9A_SCL", "PROCTCAE_9B_SCL"]
-    )
-    translated, english = library.items
-    assert translated.locale == "zh-CN"
-    assert translated.question == "<PROCTCAE_9A_SCL question>"
-    assert translated.options[4] == (4, "<PROCTCAE_9A_SCL option 4>")
-    assert english.locale == "en" and english.question.startswith("In the last 7 days")
-    assert library.locale_fallback is True
-    assert library.fallback_codes == ("PROCTCAE_9B_SCL",)
-
-
-def test_a_complete_translation_sets_no_fallback():
-    library = proctcae_translations.localised_items("zh-CN", {"PROCTCAE_24A_IND": _placeholder("PROCTCAE_24A_IND")},
-                                       codes=["PROCTCAE_24A_IND"])
-    assert library.locale_fallback is False
-    assert [value for value, _ in library.items[0].options] == [1, 0]
-
-
-@pytest.mark.parametrize(
-    "data",
-    [
-        pytest.param({"PROCTCAE_99A_SCL": {"question": "q", "options": ["a"]}}, id="unknown-item"),
-        pytest.param({"PROCTCAE_9A_SCL": {"question": "q", "options": ["a", "b"]}}, id="wrong-number-of-options"),
-        pytest.param({"PROCTCAE_9A_SCL": {"options": ["a"] * 5}}, id="missing-question"),
-        pytest.param({"PROCTCAE_9A_SCL": "q"}, id="entry-not-an-object"),
-        pytest.param(["PROCTCAE_9A_SCL"], id="not-an-object"),
-    ],
-)
-def test_malformed_translations_are_refused(data):
-    with pytest.raises(TranslationError):
-        proctcae_translations.parse_translations(data)
-
-
-def test_a_translation_file_that_is_not_json_is_refused(tmp_path):
-    path = tmp_path / "broken.json"
-    path.write_text("{", encoding="utf-8")
-    with pytest.raises(TranslationError):
-        proctcae_translations.load_translations(path)
