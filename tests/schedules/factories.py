@@ -131,3 +131,34 @@ day1_outcomes = st.lists(st.one_of(st.integers(-1, 10), st.just("held")), min_si
 
 def facts_by_key(facts: Iterable[EventFact]) -> Mapping[str, EventFact]:
     return {f.key: f for f in facts}
+
+
+# --- assertions shared by the planning and re-planning properties ---------------------------------
+def check_windows_and_cycles(events, facts, cycle_length):
+    """Every target inside its window (a clinic-closed one on its protocol date); no cycle overlaps the
+    next; each day 1 sits a cycle length after the previous day 1's anchor (its actual date once given)."""
+    for event in events:
+        assert event.window_start <= event.protocol_date <= event.window_end, event.key
+        assert event.window_start <= event.target_date <= event.window_end, event.key
+        if "clinic_closed" in event.flags:
+            assert event.target_date == event.protocol_date, event.key
+
+    def when(event):
+        fact = facts.get(event.key)
+        return fact.actual_date if fact and fact.actual_date else event.target_date
+
+    cycles: dict[int, list] = {}
+    for event in events:
+        if event.kind == "dose":
+            cycles.setdefault(event.cycle, []).append(event)
+    for n in sorted(cycles)[:-1]:
+        this, following = cycles[n], cycles[n + 1]
+        day1 = next(e for e in following if e.day == 1)
+        assert max(when(e) for e in this) < when(day1), f"cycle {n} overlaps cycle {n + 1}"
+        assert day1.protocol_date == _day1_anchor(this, facts) + days(cycle_length)
+
+
+def _day1_anchor(cycle_events, facts):
+    day1 = next(e for e in cycle_events if e.day == 1)
+    fact = facts.get(day1.key)
+    return fact.actual_date if fact and fact.status == "completed" else day1.protocol_date
