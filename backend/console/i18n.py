@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import tempfile
 from datetime import date, datetime
 from pathlib import Path
@@ -18,7 +19,9 @@ from babel.dates import format_date, format_datetime, format_skeleton
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from flask import Flask, request, session
-from flask_babel import Babel, get_locale
+from flask_babel import Babel, get_locale, gettext
+
+from backend.services.worklist_parts import N_
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +75,25 @@ def short_date(value: date) -> str:
     return format_skeleton("MMMd", value, locale=str(get_locale() or "en"))
 
 
+# The four labels `schedules.calendar_planning` gives events, in English as the API answers them, and the
+# message each is shown with (tests/console/test_visit_labels.py holds every planned label to a pattern).
+_VISIT_LABELS = (
+    (re.compile(r"Cycle (?P<cycle>\d+) Day (?P<day>\d+)"), N_("Cycle %(cycle)s Day %(day)s")),
+    (re.compile(r"Cycle (?P<cycle>\d+) Day (?P<day>\d+) dosing diary"), N_("Cycle %(cycle)s Day %(day)s dosing diary")),
+    (re.compile(r"Tumour assessment (?P<num>\d+)"), N_("Tumour assessment %(num)s")),
+    (re.compile(r"Symptom survey (?P<num>\d+)"), N_("Symptom survey %(num)s")),
+)
+
+
+def show_visit(label: str | None) -> str:
+    """An event's label in the reader's language; a label of another shape as it is."""
+    for pattern, message in _VISIT_LABELS:
+        match = pattern.fullmatch(label or "")
+        if match:
+            return gettext(message, **match.groupdict())
+    return label or ""
+
+
 def show_instant(value: datetime | None, zone: str | None) -> str:
     """An instant (stored in UTC) in the site's zone, with the zone's abbreviation."""
     if value is None:
@@ -96,6 +118,7 @@ def init_i18n(app: Flask) -> None:
     babel.init_app(app, locale_selector=select_locale)
     app.jinja_env.filters["show_date"] = show_date
     app.jinja_env.filters["show_instant"] = show_instant
+    app.jinja_env.filters["show_visit"] = show_visit
     app.jinja_env.filters["show_change"] = show_change
     app.jinja_env.globals["LANGUAGES"] = LANGUAGES
     app.jinja_env.globals["get_locale"] = get_locale

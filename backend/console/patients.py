@@ -18,7 +18,7 @@ from flask_babel import ngettext
 from backend.auth import STAFF_ROLES, Principal, visible_patient
 from backend.charts.timeline import GradeCell, Lane, Mark, Milestone, Scale, Span, grade_strip, timeline
 from backend.console.auth import staff_page
-from backend.console.i18n import short_date, show_date
+from backend.console.i18n import short_date, show_date, show_visit
 from backend.extensions import db
 from backend.models import Patient, SymptomAlert
 from backend.services import console as console_service
@@ -71,25 +71,25 @@ def timeline_lanes(events, assessments, pfs_result, today: date) -> list[Lane]:
         if event.kind == "dose":
             state = dose_state(event, today)
             day = event.actual_date or event.target_date
-            doses.append(Mark(day, state, f"{event.label}: {words[state]}, {show_date(day)}",
+            doses.append(Mark(day, state, f"{show_visit(event.label)}: {words[state]}, {show_date(day)}",
                               f"C{event.cycle}" if event.day == 1 and event.cycle else ""))
         elif event.kind == "tumor_assessment":
             status = pfs_status.get(event.key)
             state = "missed" if event.status == "missed" or status == "missed" else (status or "upcoming")
             windows.append(Span(event.window_start, event.window_end, state,
-                                _("%(label)s window %(start)s – %(end)s: %(state)s", label=event.label,
+                                _("%(label)s window %(start)s – %(end)s: %(state)s", label=show_visit(event.label),
                                   start=show_date(event.window_start), end=show_date(event.window_end),
                                   state=words.get(state, state))))
             if state == "missed":
-                scans.append(Mark(event.target_date, "missed", f"{event.label}: {words['missed']}", "✕"))
+                scans.append(Mark(event.target_date, "missed", f"{show_visit(event.label)}: {words['missed']}", "✕"))
             elif event.status == "planned":
                 planned = dose_state(event, today)
                 scans.append(Mark(event.target_date, planned,
-                                  f"{event.label}: {words[planned]}, {show_date(event.target_date)}"))
+                                  f"{show_visit(event.label)}: {words[planned]}, {show_date(event.target_date)}"))
         elif event.kind == "symptom_survey":
             state = survey_state(event, today)
             day = event.actual_date or event.target_date
-            surveys.append(Mark(day, state, f"{event.label}: {words[state]}, {show_date(day)}"))
+            surveys.append(Mark(day, state, f"{show_visit(event.label)}: {words[state]}, {show_date(day)}"))
     for assessment in assessments:
         label = _("BL") if assessment.baseline else (assessment.overall_response or "")
         title = (_("Baseline scan, %(day)s", day=show_date(assessment.date)) if assessment.baseline else

@@ -208,6 +208,11 @@ def test_the_worklist_rows_speak_simplified_chinese(page, client, auth, demo):
     expect(page.locator("li.row[data-kind=symptom_alert] .action").first).to_contain_text("致电患者")
     texts = page.locator("li.row .action").all_inner_texts()
     assert texts and all(any("\u4e00" <= ch <= "\u9fff" for ch in text) for text in texts), texts
+    # Visits by their Chinese names: 第 1 周期第 8 天, 第 2 次症状问卷 (the API keeps the stored English label).
+    visits = page.locator("li.row[data-kind=visit_due] .what").all_inner_texts()
+    assert visits and all("周期" in text and "Cycle" not in text for text in visits), visits
+    assert not any(word in text for text in page.locator("li.row .what").all_inner_texts()
+                   for word in ("Cycle ", "Symptom survey", "Tumour assessment")), "an English visit name"
     # The API's JSON stays English (CONTRACT.md).
     assert api(client, auth, demo["users"]["nurse"], "/sites/SH01/worklist")[0]["action"].startswith("Call the patient")
     shot(page, "worklist-rows-zh")

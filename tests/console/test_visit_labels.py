@@ -1,0 +1,51 @@
+"""Visits by name in the reader's language: the console shows every label the planner gives an event
+(`schedules.calendar_planning`, English as the API answers it) in Simplified Chinese when that is the
+reader's language, and as it is in English."""
+from __future__ import annotations
+
+import pytest
+
+from backend.console.i18n import show_visit
+from schedules.calendar_planning import plan_calendar
+from schedules.regimens import builtin_regimens
+from tests.schedules.factories import inputs
+
+
+def planned_labels() -> set[str]:
+    """Every label the four built-in regimens plan over a year (doses, diary days, scans, surveys)."""
+    return {event.label for code in builtin_regimens() for event in plan_calendar(inputs(code, horizon_days=365), {})}
+
+
+@pytest.fixture()
+def chinese_reader(app):
+    with app.test_request_context(headers={"Accept-Language": "zh-CN"}):
+        yield
+
+
+@pytest.fixture()
+def english_reader(app):
+    with app.test_request_context(headers={"Accept-Language": "en"}):
+        yield
+
+
+@pytest.mark.parametrize(("label", "shown"), [
+    ("Cycle 1 Day 1", "第 1 周期第 1 天"),
+    ("Cycle 12 Day 15", "第 12 周期第 15 天"),
+    ("Cycle 3 Day 17 dosing diary", "第 3 周期第 17 天服药日记"),
+    ("Tumour assessment 4", "第 4 次肿瘤评估"),
+    ("Symptom survey 52", "第 52 次症状问卷"),
+    ("Unscheduled visit", "Unscheduled visit"),
+])
+def test_a_chinese_reader_sees_each_kind_of_visit_by_its_chinese_name(chinese_reader, label, shown):
+    assert show_visit(label) == shown
+
+
+def test_every_label_the_planner_gives_has_a_chinese_name(chinese_reader):
+    labels = planned_labels()
+    assert {label.split(" ")[0] for label in labels} == {"Cycle", "Tumour", "Symptom"}
+    untranslated = {label for label in labels if show_visit(label) == label}
+    assert not untranslated
+
+
+def test_an_english_reader_sees_the_stored_label(english_reader):
+    assert all(show_visit(label) == label for label in planned_labels())
