@@ -32,6 +32,7 @@ class DeliveryTx:
 
     def record(self, *, reminder_id=None, staff_notification_id=None, channel: str, outcome: str, at: datetime,
                provider_message_id: str | None = None, error: str | None = None) -> None:
+        _aware(at)
         self.attempts.append({"reminder_id": reminder_id, "staff_notification_id": staff_notification_id, "at": at,
                               "channel": channel, "outcome": outcome, "provider_message_id": provider_message_id,
                               "error": (error or None) and error[:2000], "claim": self.claim_id})
@@ -57,6 +58,9 @@ class DeliveryTx:
                 lease_until: datetime | None = None, attempts: int = 0, was: str = "sending") -> None:
         """Buffer what became of one row of this claim: written at the next commit, only if the row is
         still `was` (a `delivered` receipt that arrived first is kept) under this claim."""
+        _aware(now)
+        if lease_until is not None:
+            _aware(lease_until)
         self.outcomes.append({
             "p_id": reminder_id, "p_claim": self.claim_id, "p_was": was, "p_status": status, "p_channel": channel,
             "p_sent_at": now if status == "sent" else None, "p_provider_id": provider_message_id,
@@ -87,6 +91,13 @@ class DeliveryTx:
                                [{k: v for k, v in a.items() if k != "claim"} for a in others])
         self.attempts = []
         self.session.commit()
+
+
+def _aware(instant: datetime) -> None:
+    """Instants are aware UTC: the set-based statements bind them as plain arrays, which would read a
+    naive one in the server's zone where the model's column type refuses it."""
+    if instant.tzinfo is None:
+        raise ValueError("a delivery instant must be timezone-aware")
 
 
 @functools.cache

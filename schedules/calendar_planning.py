@@ -48,7 +48,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from datetime import date
 
-from schedules.calendars import KINDS, AgentDose, EventFact, PlanInputs, PlannedEvent, _days
+from schedules.calendars import KINDS, AgentDose, EventFact, PlanInputs, PlannedEvent, day_span
 from schedules.clinics import ClinicCalendar
 from schedules.regimens import Agent, Dose
 
@@ -121,9 +121,9 @@ def _dosing_events(inputs: PlanInputs, facts: Mapping[str, EventFact]) -> list[P
     windows = inputs.dosing_windows or regimen.windows
     stop = inputs.dosing_stop
     clinic = inputs.clinic
-    cycle_length = _days(regimen.cycle_length_days)
+    cycle_length = day_span(regimen.cycle_length_days)
     # Per clinic day, computed once: (day, offset from day 1, days early, days late, agents).
-    layout = [(day, _days(day - 1), _days(windows.around(day)[0]), _days(windows.around(day)[1]),
+    layout = [(day, day_span(day - 1), day_span(windows.around(day)[0]), day_span(windows.around(day)[1]),
                regimen.agents_on(day)) for day in regimen.clinic_days]
     doses: dict[tuple[str, Dose], AgentDose] = {}
     events: list[PlannedEvent] = []
@@ -188,16 +188,16 @@ def _diary_events(inputs: PlanInputs, facts: Mapping[str, EventFact], cycle_star
                 agents=loading if cycle == 1 else regular, protocol_date=day, target_date=target,
                 window_start=day, window_end=day, flags=flags,
             )
-            day += _days(1)
+            day += day_span(1)
 
 
 def _assessment_events(inputs: PlanInputs, facts: Mapping[str, EventFact]) -> Iterator[PlannedEvent]:
     schedule = inputs.assessments
-    last = inputs.imaging_stop - _days(1)
+    last = inputs.imaging_stop - day_span(1)
     for k, protocol in enumerate(schedule.protocol_dates(inputs.first_dose, last), start=1):
         key = f"assessment:{k}"
-        start = protocol - _days(schedule.window_days)
-        end = protocol + _days(schedule.window_days)
+        start = protocol - day_span(schedule.window_days)
+        end = protocol + day_span(schedule.window_days)
         target, flags = _place(facts.get(key), protocol, start, end, inputs.clinic)
         yield PlannedEvent(
             key=key, kind="tumor_assessment", cycle=None, day=None,
@@ -212,7 +212,7 @@ def _survey_events(inputs: PlanInputs, facts: Mapping[str, EventFact]) -> Iterat
     n, protocol = 1, inputs.first_dose
     while protocol < stop:
         key = f"survey:{n}"
-        end = protocol + _days(schedule.window_days)
+        end = protocol + day_span(schedule.window_days)
         target, flags = _place(facts.get(key), protocol, protocol, end, None)
         yield PlannedEvent(
             key=key, kind="symptom_survey", cycle=None, day=None, label=f"Symptom survey {n}",
@@ -220,7 +220,7 @@ def _survey_events(inputs: PlanInputs, facts: Mapping[str, EventFact]) -> Iterat
             window_end=end, flags=flags,
         )
         n += 1
-        protocol += _days(schedule.interval_days)
+        protocol += day_span(schedule.interval_days)
 
 
 def _sort_key(event: PlannedEvent) -> tuple[date, int, int, int, str]:

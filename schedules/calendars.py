@@ -32,7 +32,7 @@ STATUSES = ("planned", "completed", "missed", "held", "cancelled")
 _DAY_DELTAS = tuple(timedelta(days=n) for n in range(512))
 
 
-def _days(n: int) -> timedelta:
+def day_span(n: int) -> timedelta:
     """``timedelta(days=n)``, from a table for the small counts planning uses all the time."""
     return _DAY_DELTAS[n] if 0 <= n < 512 else timedelta(days=n)
 
@@ -157,13 +157,13 @@ class AssessmentSchedule:
         raise ValueError(f"this schedule has no assessment {k}")
 
     def protocol_date(self, first_dose: date, k: int) -> date:
-        return first_dose + _days(self.offset(k))
+        return first_dose + day_span(self.offset(k))
 
     def protocol_dates(self, first_dose: date, until: date) -> list[date]:
         """Protocol dates of assessments 1, 2, ... up to and including ``until``."""
         dates = []
         for offset in self.offsets():
-            day = first_dose + _days(offset)
+            day = first_dose + day_span(offset)
             if day > until:
                 break
             dates.append(day)
@@ -171,7 +171,7 @@ class AssessmentSchedule:
 
     def window(self, first_dose: date, k: int) -> tuple[date, date]:
         day = self.protocol_date(first_dose, k)
-        return day - _days(self.window_days), day + _days(self.window_days)
+        return day - day_span(self.window_days), day + day_span(self.window_days)
 
 
 @dataclass(frozen=True)
@@ -208,14 +208,14 @@ class PlanInputs:
     @property
     def horizon_end(self) -> date:
         """First day *not* planned."""
-        return self.first_dose + _days(self.horizon_days)
+        return self.first_dose + day_span(self.horizon_days)
 
     @property
     def study_stop(self) -> date:
         """First day without assessments or surveys (exclusive)."""
         stop = self.horizon_end
         if self.follow_up_end is not None:
-            stop = min(stop, self.follow_up_end + _days(1))
+            stop = min(stop, self.follow_up_end + day_span(1))
         return stop
 
     @property
@@ -224,7 +224,7 @@ class PlanInputs:
         (RECIST 1.1 PD ends tumour follow-up for PFS), death or the end of follow-up."""
         stop = self.study_stop
         if self.progression_on is not None:
-            stop = min(stop, self.progression_on + _days(1))
+            stop = min(stop, self.progression_on + day_span(1))
         return stop
 
     @property

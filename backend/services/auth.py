@@ -173,8 +173,10 @@ EXPIRED_SIGN_INS_PER_RUN = 10_000
 def delete_expired_sign_ins(now: datetime) -> int:
     """Delete sign-ins whose newest refresh token expired more than a refresh-token lifetime and a day
     ago (the periodic tick, at most 10,000 a run), so the table every request reads does not grow
-    for ever. Nothing of theirs can be presented any more: access tokens expire before their
-    sign-in's refresh token, and a missing sign-in is refused like a revoked one. The extra lifetime
+    for ever. No token of theirs works any more: access tokens expire before their sign-in's refresh
+    token, and a missing sign-in is refused like a revoked one. A console session is the exception:
+    its cookie slides with use past the sign-in's `expires_at`, so a console kept open every day ends
+    here, about a refresh-token lifetime after it began, and asks to sign in again. The extra lifetime
     keeps the evidence `holder_session_gone` (services/devices.py) looks for: a sign-out after a phone
     was last seen, which only counts while that phone could still hold a live token. The security log
     keeps the sign-in and sign-out events."""

@@ -304,3 +304,12 @@ def test_two_outcomes_of_one_row_in_one_record_apply_in_order(db, channels):
     row = db.session.get(Reminder, handed_back)
     db.session.refresh(row)
     assert (row.status, row.attempts, row.last_error) == ("failed", 0, "message: no such key")
+
+
+def test_a_naive_instant_is_refused_before_anything_is_buffered(db, channels):
+    tx = DeliveryTx(db.session, uuid.uuid4())
+    with pytest.raises(ValueError, match="timezone-aware"):
+        tx.outcome(uuid.uuid4(), "sent", now=datetime(2026, 3, 20, 9, 0))
+    with pytest.raises(ValueError, match="timezone-aware"):
+        tx.record(reminder_id=uuid.uuid4(), channel="log", outcome="sent", at=datetime(2026, 3, 20, 9, 0))
+    assert tx.outcomes == [] and tx.attempts == []
