@@ -94,6 +94,18 @@ def show_visit(label: str | None) -> str:
     return label or ""
 
 
+# The symptom-alert rules of `schedules.symptom_alerts.RULES`, as the worklist's English writes them.
+_ALERT_RULES = {"composite grade": N_("composite grade"), "severe symptom": N_("severe symptom"),
+                "worsening": N_("worsening")}
+
+
+def show_alert_rule(rule: str | None) -> str:
+    """Which rule raised a symptom alert, in the reader's language (`composite_grade` or `composite grade`)."""
+    words = (rule or "").replace("_", " ")
+    message = _ALERT_RULES.get(words)
+    return gettext(message) if message else words
+
+
 def show_instant(value: datetime | None, zone: str | None) -> str:
     """An instant (stored in UTC) in the site's zone, with the zone's abbreviation."""
     if value is None:
@@ -119,6 +131,7 @@ def init_i18n(app: Flask) -> None:
     app.jinja_env.filters["show_date"] = show_date
     app.jinja_env.filters["show_instant"] = show_instant
     app.jinja_env.filters["show_visit"] = show_visit
+    app.jinja_env.filters["show_alert_rule"] = show_alert_rule
     app.jinja_env.filters["show_change"] = show_change
     app.jinja_env.globals["LANGUAGES"] = LANGUAGES
     app.jinja_env.globals["get_locale"] = get_locale

@@ -24,7 +24,7 @@ from flask_babel import ngettext
 
 from backend.auth import STAFF_ROLES, Principal, can_see_site, visible_patient
 from backend.console.auth import staff_page
-from backend.console.i18n import show_date, show_visit
+from backend.console.i18n import show_alert_rule, show_date, show_visit
 from backend.errors import DomainError
 from backend.extensions import db
 from backend.models import Event, Site, Study, SymptomAlert
@@ -93,6 +93,8 @@ def say(parts: Iterable[Any]) -> str:
         values = {key: show_date(value) if isinstance(value, date) else value for key, value in part.params.items()}
         if "label" in values:
             values["label"] = show_visit(values["label"])
+        if "rule" in values:
+            values["rule"] = show_alert_rule(values["rule"])
         if isinstance(part.message, tuple):
             num = values.pop("num")
             out.append(ngettext(part.message[0], part.message[1], num, **values))

@@ -205,6 +205,7 @@ def test_the_worklist_rows_speak_simplified_chinese(page, client, auth, demo):
     page.get_by_label("Language").select_option("zh_Hans_CN")
     page.wait_for_load_state()
     expect(page.locator("li.row[data-kind=symptom_alert] .what").first).to_contain_text("症状警报")
+    expect(page.locator("li.row[data-kind=symptom_alert] .what").first).to_contain_text("综合分级")
     expect(page.locator("li.row[data-kind=symptom_alert] .action").first).to_contain_text("致电患者")
     texts = page.locator("li.row .action").all_inner_texts()
     assert texts and all(any("\u4e00" <= ch <= "\u9fff" for ch in text) for text in texts), texts

@@ -1,13 +1,14 @@
-"""Visits by name in the reader's language: the console shows every label the planner gives an event
-(`schedules.calendar_planning`, English as the API answers it) in Simplified Chinese when that is the
-reader's language, and as it is in English."""
+"""Visits and alert rules by name in the reader's language: the console shows every label the planner
+gives an event (`schedules.calendar_planning`, English as the API answers it) and every symptom-alert
+rule in Simplified Chinese when that is the reader's language, and as they are in English."""
 from __future__ import annotations
 
 import pytest
 
-from backend.console.i18n import show_visit
+from backend.console.i18n import show_alert_rule, show_visit
 from schedules.calendar_planning import plan_calendar
 from schedules.regimens import builtin_regimens
+from schedules.symptom_alerts import RULES
 from tests.schedules.factories import inputs
 
 
@@ -49,3 +50,10 @@ def test_every_label_the_planner_gives_has_a_chinese_name(chinese_reader):
 
 def test_an_english_reader_sees_the_stored_label(english_reader):
     assert all(show_visit(label) == label for label in planned_labels())
+
+
+def test_every_alert_rule_has_a_chinese_name_and_reads_as_words_in_english(app):
+    with app.test_request_context(headers={"Accept-Language": "zh-CN"}):
+        assert [show_alert_rule(rule) for rule in RULES] == ["综合分级", "重度症状", "症状加重"]
+    with app.test_request_context(headers={"Accept-Language": "en"}):
+        assert [show_alert_rule(rule) for rule in RULES] == ["composite grade", "severe symptom", "worsening"]
