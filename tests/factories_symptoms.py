@@ -6,7 +6,7 @@ from datetime import date, timedelta
 import factory
 
 from backend.models import Event, Patient, Site, User
-from tests.factories import PatientFactory, UserFactory, _Base
+from tests.factories import PatientFactory, UserFactory, _Base, staff_for
 
 
 class SurveyEventFactory(_Base):
@@ -33,3 +33,10 @@ def patient_with_account(site: Site, **fields) -> tuple[Patient, User]:
     """A patient of `site` who can sign in."""
     user = UserFactory(role="patient")
     return PatientFactory(site=site, user_id=user.id, **fields), user
+
+
+def reporting_world(site: Site, **patient_fields) -> dict:
+    """`site` with its staff and one patient who can sign in: what the symptom, alert and adverse-event
+    tests act on (`patient`, `patient_user`, and each staff role by name)."""
+    patient, user = patient_with_account(site, **patient_fields)
+    return {"site": site, "patient": patient, "patient_user": user, **staff_for(site)}

@@ -10,17 +10,15 @@ import pytest
 import sqlalchemy as sa
 
 from backend.models import AuditRecord
-from tests.factories import PatientFactory, SiteFactory, StudyFactory, UserFactory, staff_for
-from tests.factories_symptoms import patient_with_account
+from tests.factories import PatientFactory, SiteFactory, StudyFactory, UserFactory
+from tests.factories_symptoms import reporting_world
 
 ONSET = date(2026, 3, 2)
 
 
 @pytest.fixture()
 def world(db):
-    site = SiteFactory(code="SH01")
-    patient, user = patient_with_account(site, subject_id="SH01-003")
-    return {"site": site, "patient": patient, "patient_user": user, **staff_for(site)}
+    return reporting_world(SiteFactory(code="SH01"), subject_id="SH01-003")
 
 
 def ae(**fields) -> dict:

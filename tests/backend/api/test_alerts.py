@@ -11,8 +11,8 @@ import sqlalchemy as sa
 
 from backend.models import StaffNotification, SymptomAlert
 from backend.services.alerts import escalate_overdue_alerts, open_alerts_for_site
-from tests.factories import SiteFactory, StudyFactory, UserFactory, staff_for
-from tests.factories_symptoms import patient_with_account
+from tests.factories import SiteFactory, StudyFactory, UserFactory
+from tests.factories_symptoms import reporting_world
 
 SEVERE_NAUSEA = [{"item": "PROCTCAE_9A_SCL", "value": 4}, {"item": "PROCTCAE_9B_SCL", "value": 3}]
 
@@ -23,11 +23,9 @@ def _at(**ago) -> str:
 
 @pytest.fixture()
 def world(db):
-    site = SiteFactory(code="SH01")
-    patient, user = patient_with_account(site, subject_id="SH01-007")
-    other_site = SiteFactory(code="SH02", study=site.study)
-    return {"site": site, "patient": patient, "patient_user": user, "other_site": other_site,
-            "other_nurse": UserFactory(role="nurse", sites=[other_site]), **staff_for(site)}
+    world = reporting_world(SiteFactory(code="SH01"), subject_id="SH01-007")
+    other_site = SiteFactory(code="SH02", study=world["site"].study)
+    return {**world, "other_site": other_site, "other_nurse": UserFactory(role="nurse", sites=[other_site])}
 
 
 def submit(client, auth, world, answers=SEVERE_NAUSEA, *, completed_at=None, client_report_id=None):
