@@ -102,7 +102,7 @@ def load_config(environ: Mapping[str, str] | None = None, overrides: Mapping[str
         "NOTIFY_CHANNEL_DEFAULT": env.get("NOTIFY_CHANNEL_DEFAULT", "log"),
         "LOG_LEVEL": env.get("LOG_LEVEL", "INFO"),
         # Reminders (notifications/dispatch.py explains claims, leases and retries).
-        "REMINDER_BATCH_SIZE": env.get("REMINDER_BATCH_SIZE", "100"),
+        "REMINDER_BATCH_SIZE": env.get("REMINDER_BATCH_SIZE", "200"),
         "REMINDER_HORIZON_DAYS": env.get("REMINDER_HORIZON_DAYS", "35"),
         "REMINDER_RETRY_INTERVALS": env.get("REMINDER_RETRY_INTERVALS", "60,300,900"),
         "REMINDER_LEASE_SECONDS": env.get("REMINDER_LEASE_SECONDS", "300"),

@@ -1,6 +1,6 @@
 """Reminder delivery throughput: batched RQ jobs against one plain RQ job per reminder.
 
-    python bench/reminders.py [--count 100000] [--baseline-count 2000] [--batch-size 100] [--fork]
+    python bench/reminders.py [--count 100000] [--baseline-count 2000] [--batch-size N] [--fork]
 
 Creates a scratch PostgreSQL database and uses Redis database 15 (flushed before and after; override
 with BENCH_DATABASE_URL / BENCH_REDIS_URL), plants `--count` due reminders, then in the same run:
@@ -74,7 +74,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--count", type=int, default=100_000, help="due reminders for the batched runs")
     parser.add_argument("--baseline-count", type=int, default=2_000, help="reminders for the one-job-each baseline")
-    parser.add_argument("--batch-size", type=int, default=100)
+    parser.add_argument("--batch-size", type=int, default=None, help="REMINDER_BATCH_SIZE (default: the app's)")
     parser.add_argument("--fork", action="store_true",
                         help="RQ's forking worker (a work horse per job) instead of SimpleWorker, for both")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
@@ -93,11 +93,13 @@ def main() -> int:
     workdir = Path(tempfile.mkdtemp(prefix="cadence-bench-"))
     config = {
         "TESTING": True, "SQLALCHEMY_DATABASE_URI": db_url.render_as_string(hide_password=False),
-        "REDIS_URL": REDIS_URL, "LOG_LEVEL": "WARNING", "REMINDER_BATCH_SIZE": args.batch_size,
+        "REDIS_URL": REDIS_URL, "LOG_LEVEL": "WARNING",
         "REMINDER_DISPATCH_LIMIT": max(args.count, args.baseline_count), "REMINDER_MAX_QUEUED_JOBS": 10**9,
         "REMINDER_LEASE_SECONDS": 3600, "REMINDER_JOB_TIMEOUT_SECONDS": 3600, "PASSWORD_HASH_TIME_COST": 1,
         "PASSWORD_HASH_MEMORY_KIB": 1024,
     }
+    if args.batch_size:
+        config["REMINDER_BATCH_SIZE"] = args.batch_size
     with admin.connect() as conn:
         conn.execute(sa.text(f'CREATE DATABASE "{database}"'))
     connection.flushdb()

@@ -122,6 +122,7 @@ class RetryPolicy:
     lease_seconds: int
     queued_by_rq: bool  # True: RQ retries the job, so keep the dispatcher off the row meanwhile
     call_timeout: float = 10.0  # HTTP_TIMEOUT_SECONDS: the longest one provider call may take
+    job_timeout: float | None = None  # REMINDER_JOB_TIMEOUT_SECONDS under RQ: no job runs longer
 
     @classmethod
     def from_config(cls, *, queued_by_rq: bool) -> RetryPolicy:
@@ -130,8 +131,17 @@ class RetryPolicy:
             call_timeout = float(config.get("HTTP_TIMEOUT_SECONDS", 10))
         except (TypeError, ValueError):
             call_timeout = 10.0  # the channel registry refuses such a setting at start-up
+        job_timeout = float(config["REMINDER_JOB_TIMEOUT_SECONDS"]) if queued_by_rq else None
         return cls(tuple(config["REMINDER_RETRY_INTERVALS"]), int(config["REMINDER_LEASE_SECONDS"]), queued_by_rq,
-                   call_timeout)
+                   call_timeout, job_timeout)
+
+    def sending_lease(self, messages: int) -> float:
+        """Seconds a batch of `messages` stays leased once marked `sending`: long enough for every
+        provider call at its timeout, so a slow provider never sees the dispatcher settle (and fence) a
+        batch still being sent; under RQ no longer than the job may run, because RQ stops a job at its
+        timeout. Either way the fence keeps a job that outlives its lease from sending again."""
+        calls = messages * self.call_timeout
+        return self.lease_seconds + (min(calls, self.job_timeout) if self.job_timeout else calls)
 
     @property
     def max_attempts(self) -> int:
@@ -235,11 +245,8 @@ def _send_chunk(tx: DeliveryTx, claim_id: uuid.UUID, chunk: list[_Due], devices:
         outcome.skipped += len(chunk)  # the dispatcher settled this claim: its rows are no longer ours
         tx.commit()
         return
-    # The lease covers every provider call of the chunk at its timeout: a slow provider must not see the
-    # dispatcher settle (and fence) a batch that is still being sent.
-    budget = retry.lease_seconds + len(chunk) * retry.call_timeout
     won = tx.start_sending([(item.row.id, item.rule.active_statuses) for item in chunk],
-                           now + timedelta(seconds=budget), now)
+                           now + timedelta(seconds=retry.sending_lease(len(chunk))), now)
     available = set(configured_channels())
     previous: list[Any] | None = None
     stopped = False

@@ -10,7 +10,7 @@ def test_reminder_defaults():
     config = load_config(environ=BASE)
     assert config["REMINDER_RETRY_INTERVALS"] == [60, 300, 900]
     assert (config["REMINDER_BATCH_SIZE"], config["REMINDER_LEASE_SECONDS"], config["DISPATCH_INTERVAL_SECONDS"]) == (
-        100, 300, 30)
+        200, 300, 30)
     assert config["QUIET_HOURS"] == "21:00-08:00"
 
 

@@ -257,6 +257,17 @@ def test_a_batch_in_flight_is_leased_for_every_provider_call_at_its_timeout(app,
     assert settle_in_flight(LATER + timedelta(seconds=budget - 1), lambda: journal) == 0  # not yet settled
 
 
+@pytest.mark.parametrize(("messages", "queued_by_rq", "lease"), [
+    pytest.param(8, True, 300 + 8 * 10, id="every-call-at-its-timeout"),
+    pytest.param(200, True, 300 + 600, id="no-longer-than-rq-lets-the-job-run"),
+    pytest.param(200, False, 300 + 200 * 10, id="in-process-every-call"),
+])
+def test_a_sending_batch_is_leased_for_its_calls_but_never_past_the_jobs_timeout(app, messages, queued_by_rq, lease):
+    policy = RetryPolicy((60,), lease_seconds=300, queued_by_rq=queued_by_rq, call_timeout=10.0,
+                         job_timeout=600.0 if queued_by_rq else None)
+    assert policy.sending_lease(messages) == lease
+
+
 # --- what a batch's record statement may write -----------------------------------------------------------------
 def marked_sending(db, size: int):
     claim = batch_of(db, size)
