@@ -9,7 +9,8 @@ from datetime import date, timedelta
 
 import factory
 
-from backend.models import Event
+from backend.extensions import db
+from backend.models import Event, Patient, TumourAssessment
 from tests.factories import _Base
 
 
@@ -58,3 +59,14 @@ def survey_event(patient, n: int, **kwargs) -> Event:
     return EventFactory(patient=patient, key=f"survey:{n}", kind="symptom_survey", label=f"Symptom survey {n}",
                         protocol_date=protocol, window_start=protocol,
                         window_end=protocol + timedelta(days=3), **kwargs)
+
+
+def scanned(patient: Patient, *history: tuple[date, str], baseline: date | None) -> Patient:
+    """`patient` with a baseline scan on `baseline` (none when None) and a post-baseline overall response
+    (RECIST 1.1) for each (date, response) of `history`, committed."""
+    if baseline is not None:
+        db.session.add(TumourAssessment(patient_id=patient.id, date=baseline, baseline=True))
+    for day, response in history:
+        db.session.add(TumourAssessment(patient_id=patient.id, date=day, overall_response=response))
+    db.session.commit()
+    return patient

@@ -6,6 +6,7 @@ First dose 2025-01-06, scans every 42 ± 7 days: visit 2's window closes 2025-04
 """
 from __future__ import annotations
 
+import functools
 import json
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -14,22 +15,16 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 
-from backend.models import StaffNotification, TumourAssessment
+from backend.models import StaffNotification
 from backend.services.pfs import AT_RISK_MESSAGE, DEADLINE_NEAR_MESSAGE, scan_pfs_risk
 from tests.factories import PatientFactory, SiteFactory, UserFactory
+from tests.factories_pfs import scanned
 
 FIRST_DOSE = date(2025, 1, 6)
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
-def scans(patient, *history):
-    from backend.extensions import db
-
-    db.session.add(TumourAssessment(patient_id=patient.id, date=date(2025, 1, 3), baseline=True))
-    for day, response in history:
-        db.session.add(TumourAssessment(patient_id=patient.id, date=day, overall_response=response))
-    db.session.commit()
-    return patient
+scans = functools.partial(scanned, baseline=date(2025, 1, 3))
 
 
 @pytest.fixture()

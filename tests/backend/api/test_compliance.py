@@ -7,27 +7,22 @@ open 3 days.
 """
 from __future__ import annotations
 
+import functools
 from datetime import date, timedelta
 
 import pytest
 import sqlalchemy as sa
 
 from backend.extensions import db as _db
-from backend.models import Patient, TumourAssessment
+from backend.models import Patient
 from tests.factories import PatientFactory, SiteFactory, StudyFactory, UserFactory
-from tests.factories_pfs import dose_event, survey_event
+from tests.factories_pfs import dose_event, scanned, survey_event
 
 FIRST_DOSE = date(2025, 1, 6)
 AS_OF = "2025-05-25"
 
 
-def scans(patient, *history, baseline=True):
-    if baseline:
-        _db.session.add(TumourAssessment(patient_id=patient.id, date=date(2025, 1, 3), baseline=True))
-    for day, response in history:
-        _db.session.add(TumourAssessment(patient_id=patient.id, date=day, overall_response=response))
-    _db.session.commit()
-    return patient
+scans = functools.partial(scanned, baseline=date(2025, 1, 3))
 
 
 @pytest.fixture()
@@ -40,7 +35,7 @@ def study(db):
     # A01: an NE-only visit 1, a scan before visit 2's window (early), visit 3 missed.
     scans(PatientFactory(site=site_a, first_dose_date=FIRST_DOSE), (date(2025, 2, 17), "NE"), (date(2025, 3, 20), "SD"))
     # B01: nothing recorded, visits 1 to 3 missed.
-    scans(PatientFactory(site=site_b, first_dose_date=FIRST_DOSE), baseline=False)
+    scans(PatientFactory(site=site_b, first_dose_date=FIRST_DOSE), baseline=None)
 
     dose_event(p1, 1, FIRST_DOSE, status="completed", actual_date=FIRST_DOSE)
     dose_event(p1, 2, date(2025, 1, 27), status="completed", actual_date=date(2025, 2, 1))  # 5 days late

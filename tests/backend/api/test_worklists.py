@@ -5,25 +5,19 @@ Worklist date Thu 2025-04-10. Scans every 42 ± 7 days from the first dose.
 """
 from __future__ import annotations
 
+import functools
 from datetime import date, time
 
 import pytest
 
-from backend.extensions import db as _db
-from backend.models import TumourAssessment
 from backend.services import worklists
 from tests.factories import PatientFactory, SiteFactory, UserFactory
-from tests.factories_pfs import assessment_event, dose_event, survey_event
+from tests.factories_pfs import assessment_event, dose_event, scanned, survey_event
 
 DAY = "2025-04-10"
 
 
-def scans(patient, *history):
-    _db.session.add(TumourAssessment(patient_id=patient.id, date=date(2024, 12, 30), baseline=True))
-    for day, response in history:
-        _db.session.add(TumourAssessment(patient_id=patient.id, date=day, overall_response=response))
-    _db.session.commit()
-    return patient
+scans = functools.partial(scanned, baseline=date(2024, 12, 30))
 
 
 @pytest.fixture()
