@@ -76,7 +76,7 @@ def short_date(value: date) -> str:
 
 
 # The four labels `schedules.calendar_planning` gives events, in English as the API answers them, and the
-# message each is shown with (tests/console/test_visit_labels.py holds every planned label to a pattern).
+# message each is shown with (tests/console/test_i18n.py holds every planned label to a pattern).
 _VISIT_LABELS = (
     (re.compile(r"Cycle (?P<cycle>\d+) Day (?P<day>\d+)"), N_("Cycle %(cycle)s Day %(day)s")),
     (re.compile(r"Cycle (?P<cycle>\d+) Day (?P<day>\d+) dosing diary"), N_("Cycle %(cycle)s Day %(day)s dosing diary")),
@@ -106,6 +106,16 @@ def show_alert_rule(rule: str | None) -> str:
     return gettext(message) if message else words
 
 
+_PATIENT_STATUSES = {"on_treatment": N_("on treatment"), "follow_up": N_("in follow-up"),
+                     "off_study": N_("off study")}
+
+
+def show_patient_status(status: str | None) -> str:
+    """A patient's status (`backend.models.patients.PATIENT_STATUSES`) in the reader's language."""
+    message = _PATIENT_STATUSES.get(status or "")
+    return gettext(message) if message else (status or "")
+
+
 def show_instant(value: datetime | None, zone: str | None) -> str:
     """An instant (stored in UTC) in the site's zone, with the zone's abbreviation."""
     if value is None:
@@ -132,6 +142,7 @@ def init_i18n(app: Flask) -> None:
     app.jinja_env.filters["show_instant"] = show_instant
     app.jinja_env.filters["show_visit"] = show_visit
     app.jinja_env.filters["show_alert_rule"] = show_alert_rule
+    app.jinja_env.filters["show_patient_status"] = show_patient_status
     app.jinja_env.filters["show_change"] = show_change
     app.jinja_env.globals["LANGUAGES"] = LANGUAGES
     app.jinja_env.globals["get_locale"] = get_locale

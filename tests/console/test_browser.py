@@ -152,6 +152,13 @@ def test_the_console_speaks_simplified_chinese(page, demo):
     page.wait_for_load_state()
     expect(page.locator("h1")).to_contain_text("今日")
     shot(page, "worklist-zh")
+    page.goto(f"/console/patients/{demo['patients']['SH01-001']}")
+    titles = page.locator("svg title").all_text_contents()
+    assert any(title.startswith("第 1 周期第 1 天") for title in titles), titles[:5]
+    assert any(title.startswith("第 1 次肿瘤评估") for title in titles), titles[:5]
+    assert not any(title.startswith(("Cycle ", "Tumour assessment ", "Symptom survey ")) for title in titles)
+    expect(page.locator("#h-alerts").locator("..")).to_contain_text("综合分级")
+    shot(page, "patient-timeline-zh")
 
 
 def test_the_worklist_is_shown_a_page_at_a_time_most_urgent_first(page, client, auth, demo, monkeypatch):

@@ -1,11 +1,13 @@
-"""Visits and alert rules by name in the reader's language: the console shows every label the planner
-gives an event (`schedules.calendar_planning`, English as the API answers it) and every symptom-alert
-rule in Simplified Chinese when that is the reader's language, and as they are in English."""
+"""Visits, alert rules and patient statuses by name in the reader's language: the console shows every
+label the planner gives an event (`schedules.calendar_planning`, English as the API answers it), every
+symptom-alert rule and every patient status in Simplified Chinese when that is the reader's language,
+and in plain English words otherwise."""
 from __future__ import annotations
 
 import pytest
 
-from backend.console.i18n import show_alert_rule, show_visit
+from backend.console.i18n import show_alert_rule, show_patient_status, show_visit
+from backend.models.patients import PATIENT_STATUSES
 from schedules.calendar_planning import plan_calendar
 from schedules.regimens import builtin_regimens
 from schedules.symptom_alerts import RULES
@@ -57,3 +59,11 @@ def test_every_alert_rule_has_a_chinese_name_and_reads_as_words_in_english(app):
         assert [show_alert_rule(rule) for rule in RULES] == ["综合分级", "重度症状", "症状加重"]
     with app.test_request_context(headers={"Accept-Language": "en"}):
         assert [show_alert_rule(rule) for rule in RULES] == ["composite grade", "severe symptom", "worsening"]
+
+
+def test_every_patient_status_has_a_chinese_name_and_reads_as_words_in_english(app):
+    with app.test_request_context(headers={"Accept-Language": "zh-CN"}):
+        assert [show_patient_status(status) for status in PATIENT_STATUSES] == ["治疗中", "随访中", "已退出研究"]
+    with app.test_request_context(headers={"Accept-Language": "en"}):
+        assert [show_patient_status(status) for status in PATIENT_STATUSES] == ["on treatment", "in follow-up",
+                                                                                 "off study"]
