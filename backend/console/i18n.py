@@ -11,7 +11,9 @@ import logging
 import os
 import re
 import tempfile
+from collections.abc import Iterable
 from datetime import date, datetime
+from typing import Any
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -19,9 +21,9 @@ from babel.dates import format_date, format_datetime, format_skeleton
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from flask import Flask, request, session
-from flask_babel import Babel, get_locale, gettext
+from flask_babel import Babel, get_locale, gettext, ngettext
 
-from backend.services.worklist_parts import N_
+from backend.services.phrases import N_
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +118,20 @@ def show_patient_status(status: str | None) -> str:
     return gettext(message) if message else (status or "")
 
 
+# The reconciliation's finding kinds (`backend.services.reconciliation`).
+_FINDING_KINDS = {"recorded_outside_window": N_("recorded outside its window"), "not_recorded": N_("not recorded"),
+                  "rescheduled_outside_window": N_("rescheduled outside its window"),
+                  "duplicate_same_day": N_("recorded twice on one day"),
+                  "assessment_after_progression": N_("assessment after progression"),
+                  "baseline_too_early": N_("baseline too early"), "calendar_drift": N_("calendar differs from the protocol")}
+
+
+def show_finding_kind(kind: str | None) -> str:
+    """What a reconciliation finding is, in the reader's language."""
+    message = _FINDING_KINDS.get(kind or "")
+    return gettext(message) if message else (kind or "").replace("_", " ")
+
+
 def show_instant(value: datetime | None, zone: str | None) -> str:
     """An instant (stored in UTC) in the site's zone, with the zone's abbreviation."""
     if value is None:
@@ -134,6 +150,29 @@ def show_change(value) -> str:
     return text if len(text) <= 60 else text[:57] + "…"
 
 
+def say(parts: Iterable[Any]) -> str:
+    """A sentence (`backend.services.phrases` parts) in the reader's language, dates as the console shows
+    them, visits and alert rules by their names."""
+    out = []
+    for part in parts:
+        if isinstance(part, str):
+            out.append(part)
+            continue
+        values = {key: show_date(value) if isinstance(value, date) else value for key, value in part.params.items()}
+        if "label" in values:
+            values["label"] = show_visit(values["label"])
+        if "rule" in values:
+            values["rule"] = show_alert_rule(values["rule"])
+        if "labels" in values:
+            values["labels"] = ", ".join(show_visit(label) for label in values["labels"].split(", "))
+        if isinstance(part.message, tuple):
+            num = values.pop("num")
+            out.append(ngettext(part.message[0], part.message[1], num, **values))
+        else:
+            out.append(gettext(part.message, **values) if values else gettext(part.message))
+    return "".join(out)
+
+
 def init_i18n(app: Flask) -> None:
     directory = compile_catalogs()
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(directory))
@@ -143,6 +182,8 @@ def init_i18n(app: Flask) -> None:
     app.jinja_env.filters["show_visit"] = show_visit
     app.jinja_env.filters["show_alert_rule"] = show_alert_rule
     app.jinja_env.filters["show_patient_status"] = show_patient_status
+    app.jinja_env.filters["show_finding_kind"] = show_finding_kind
+    app.jinja_env.filters["say"] = say
     app.jinja_env.filters["show_change"] = show_change
     app.jinja_env.globals["LANGUAGES"] = LANGUAGES
     app.jinja_env.globals["get_locale"] = get_locale

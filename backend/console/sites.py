@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import uuid
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from datetime import date, timedelta
 from typing import Any
 
@@ -20,11 +20,10 @@ import marshmallow as ma
 import sqlalchemy as sa
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_babel import ngettext
 
 from backend.auth import STAFF_ROLES, Principal, can_see_site, visible_patient
 from backend.console.auth import staff_page
-from backend.console.i18n import show_alert_rule, show_date, show_visit
+from backend.console.i18n import say
 from backend.errors import DomainError
 from backend.extensions import db
 from backend.models import Event, Site, Study, SymptomAlert
@@ -81,26 +80,6 @@ def alerts_for_rows(rows: list[Mapping[str, Any]]) -> dict[str, SymptomAlert]:
     if not ids:
         return {}
     return {str(a.id): a for a in db.session.scalars(sa.select(SymptomAlert).where(SymptomAlert.id.in_(ids)))}
-
-
-def say(parts: Iterable[Any]) -> str:
-    """A row's sentence (`worklists.Phrase` parts) in the reader's language, dates as the console shows them."""
-    out = []
-    for part in parts:
-        if isinstance(part, str):
-            out.append(part)
-            continue
-        values = {key: show_date(value) if isinstance(value, date) else value for key, value in part.params.items()}
-        if "label" in values:
-            values["label"] = show_visit(values["label"])
-        if "rule" in values:
-            values["rule"] = show_alert_rule(values["rule"])
-        if isinstance(part.message, tuple):
-            num = values.pop("num")
-            out.append(ngettext(part.message[0], part.message[1], num, **values))
-        else:
-            out.append(_(part.message, **values) if values else _(part.message))
-    return "".join(out)
 
 
 def row_text(row: Mapping[str, Any], key: str) -> str:

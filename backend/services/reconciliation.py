@@ -38,6 +38,7 @@ from backend.models import Event, Patient, TumourAssessment
 from backend.services.assessments import site_today
 from backend.services import calendars
 from backend.services.calendar_events import state_of
+from backend.services.phrases import N_, Np_, Phrase, Text, english
 from backend.services.studies import study_by_code
 from schedules.calendar_planning import plan_calendar
 from schedules.visit_states import VisitState
@@ -80,11 +81,14 @@ def protocol_clocks(patient: Patient) -> tuple[tuple[str, ...], list[ExpectedEve
 CALENDAR_PLANNERS: list[CalendarPlanner] = [protocol_clocks]
 
 
-def finding(kind: str, patient: Patient, day: date | None, detail: str, event_id: Any = None,
+def finding(kind: str, patient: Patient, day: date | None, detail: Text, event_id: Any = None,
             state: VisitState | None = None) -> dict[str, Any]:
+    """One finding; ``detail`` in English (the API's), its phrases under ``text`` for the console (not on
+    the wire: `schemas.reconciliation.FindingSchema` lists its fields)."""
+    parts = detail if isinstance(detail, tuple) else (detail,)
     return {"kind": kind, "site": patient.site.code, "patient_id": str(patient.id),
             "subject_id": patient.subject_id, "event_id": str(event_id) if event_id else None,
-            "date": day, "detail": detail, "state": state.state if state else None,
+            "date": day, "detail": english(parts), "text": parts, "state": state.state if state else None,
             "days_overdue": state.days_overdue if state else None}
 
 
@@ -92,13 +96,13 @@ def _agents(event: Event) -> tuple[tuple[str, Any, str], ...]:
     return tuple((a.get("name"), a.get("dose"), a.get("unit")) for a in event.agents or ())
 
 
-def calendar_differences(patient: Patient, events: Sequence[Event], day: date) -> list[tuple[date, str]]:
+def calendar_differences(patient: Patient, events: Sequence[Event], day: date) -> list[tuple[date, Phrase]]:
     """(date, description) of each way the stored future plan differs from a fresh one.
 
     Only the future is compared (stored planned events targeted on or after ``day``, expected
     events due on or after it), and no further than the stored calendar reaches.
     """
-    differences: list[tuple[date, str]] = []
+    differences: list[tuple[date, Phrase]] = []
     for planner in CALENDAR_PLANNERS:
         kinds, expected = planner(patient)
         stored = [e for e in events if e.kind in kinds]
@@ -112,20 +116,25 @@ def calendar_differences(patient: Patient, events: Sequence[Event], day: date) -
                 continue
             want = fresh.get(event.key)
             if want is None:
-                differences.append((event.target_date, f"{event.key} planned {event.target_date} is no longer "
-                                                       f"in the protocol calendar"))
+                differences.append((event.target_date, Phrase(
+                    N_("%(key)s planned %(target)s is no longer in the protocol calendar"),
+                    {"key": event.key, "target": event.target_date})))
             elif (event.protocol_date, event.window_start, event.window_end) != (
                     want.protocol_date, want.window_start, want.window_end):
-                differences.append((event.target_date, f"{event.key} is planned for {event.protocol_date} "
-                                                       f"({event.window_start} to {event.window_end}); the protocol "
-                                                       f"now says {want.protocol_date} ({want.window_start} to "
-                                                       f"{want.window_end})"))
+                differences.append((event.target_date, Phrase(
+                    N_("%(key)s is planned for %(planned)s (%(start)s to %(end)s); the protocol now says "
+                       "%(wanted)s (%(wanted_start)s to %(wanted_end)s)"),
+                    {"key": event.key, "planned": event.protocol_date, "start": event.window_start,
+                     "end": event.window_end, "wanted": want.protocol_date, "wanted_start": want.window_start,
+                     "wanted_end": want.window_end})))
             elif want.agents is not None and _agents(event) != want.agents:
-                differences.append((event.target_date, f"{event.key} doses differ from the regimen"))
+                differences.append((event.target_date, Phrase(N_("%(key)s doses differ from the regimen"),
+                                                              {"key": event.key})))
         for want in fresh.values():
             if want.key not in stored_keys and want.protocol_date >= day:
-                differences.append((want.protocol_date, f"{want.key} due {want.protocol_date} is missing"))
-    return sorted(differences)
+                differences.append((want.protocol_date, Phrase(N_("%(key)s due %(due)s is missing"),
+                                                               {"key": want.key, "due": want.protocol_date})))
+    return sorted(differences, key=lambda difference: (difference[0], difference[1].english()))
 
 
 def study_reconciliation(principal: Principal, code: str, as_of: date | None = None) -> dict[str, Any]:
@@ -149,10 +158,13 @@ def study_reconciliation(principal: Principal, code: str, as_of: date | None = N
         findings.extend(_assessment_findings(patient, assessments[patient.id]))
         differences = calendar_differences(patient, events[patient.id], day)
         if differences:
-            shown = "; ".join(text for _, text in differences[:_DIFFERENCES_SHOWN])
+            parts: list[Phrase | str] = []
+            for _, text in differences[:_DIFFERENCES_SHOWN]:
+                parts += ["; ", text] if parts else [text]
             more = len(differences) - _DIFFERENCES_SHOWN
-            findings.append(finding("calendar_drift", patient, differences[0][0],
-                                    shown + (f"; and {more} more" if more > 0 else "")))
+            if more > 0:
+                parts.append(Phrase(N_("; and %(more)s more"), {"more": more}))
+            findings.append(finding("calendar_drift", patient, differences[0][0], tuple(parts)))
     findings.sort(key=lambda f: (f["site"], f["subject_id"], f["date"] or date.min, f["kind"], f["detail"]))
     counts: dict[str, int] = defaultdict(int)
     for item in findings:
@@ -168,23 +180,32 @@ def _event_findings(patient: Patient, events: list[Event], day: date) -> list[di
         if event.status == "completed" and event.actual_date is not None:
             same_day[(event.kind, event.actual_date)].append(event)
             if not event.window_start <= event.actual_date <= event.window_end:
-                result.append(finding("recorded_outside_window", patient, event.actual_date,
-                                      f"{event.label} recorded on {event.actual_date}, outside its window "
-                                      f"{event.window_start} to {event.window_end}", event.id, state))
+                result.append(finding("recorded_outside_window", patient, event.actual_date, Phrase(
+                    N_("%(label)s recorded on %(actual)s, outside its window %(start)s to %(end)s"),
+                    {"label": event.label, "actual": event.actual_date, "start": event.window_start,
+                     "end": event.window_end}), event.id, state))
         elif state.state == "overdue":
-            result.append(finding("not_recorded", patient, event.window_end,
-                                  f"{event.label} planned {event.target_date}: nothing recorded and its window "
-                                  f"closed {event.window_end} ({state.days_overdue} days overdue)", event.id, state))
+            result.append(finding("not_recorded", patient, event.window_end, Phrase(
+                Np_("%(label)s planned %(target)s: nothing recorded and its window closed %(end)s "
+                    "(%(num)s day overdue)",
+                    "%(label)s planned %(target)s: nothing recorded and its window closed %(end)s "
+                    "(%(num)s days overdue)"),
+                {"label": event.label, "target": event.target_date, "end": event.window_end,
+                 "num": state.days_overdue}), event.id, state))
         if event.status == "planned" and "outside_window" in (event.flags or ()):
-            result.append(finding("rescheduled_outside_window", patient, event.target_date,
-                                  f"{event.label} rescheduled to {event.target_date}, outside its window "
-                                  f"{event.window_start} to {event.window_end}: {event.reason or 'no reason'}",
-                                  event.id, state))
+            where = {"label": event.label, "target": event.target_date, "start": event.window_start,
+                     "end": event.window_end}
+            result.append(finding("rescheduled_outside_window", patient, event.target_date, Phrase(
+                N_("%(label)s rescheduled to %(target)s, outside its window %(start)s to %(end)s: %(reason)s"),
+                {**where, "reason": event.reason}) if event.reason else Phrase(
+                N_("%(label)s rescheduled to %(target)s, outside its window %(start)s to %(end)s: no reason"),
+                where), event.id, state))
     for (kind, actual), group in same_day.items():
         if len(group) > 1:
             labels = ", ".join(sorted(e.label for e in group))
-            result.append(finding("duplicate_same_day", patient, actual,
-                                  f"{len(group)} {kind} events completed on {actual}: {labels}"))
+            result.append(finding("duplicate_same_day", patient, actual, Phrase(
+                N_("%(count)s %(kind)s events completed on %(day)s: %(labels)s"),
+                {"count": len(group), "kind": kind, "day": actual, "labels": labels})))
     return result
 
 
@@ -193,14 +214,14 @@ def _assessment_findings(patient: Patient, assessments: list[TumourAssessment]) 
     for baseline in (a for a in assessments if a.baseline):
         before = (patient.first_dose_date - baseline.date).days
         if before > BASELINE_MAX_DAYS_BEFORE:
-            result.append(finding("baseline_too_early", patient, baseline.date,
-                                  f"Baseline scan {before} days before the first dose (RECIST 1.1: at most "
-                                  f"{BASELINE_MAX_DAYS_BEFORE})"))
+            result.append(finding("baseline_too_early", patient, baseline.date, Phrase(
+                N_("Baseline scan %(before)s days before the first dose (RECIST 1.1: at most %(most)s)"),
+                {"before": before, "most": BASELINE_MAX_DAYS_BEFORE})))
     post = sorted((a for a in assessments if not a.baseline), key=lambda a: a.date)
     progression = next((a for a in post if a.overall_response == "PD"), None)
     if progression is not None:
         for later in (a for a in post if a.date > progression.date):
-            result.append(finding("assessment_after_progression", patient, later.date,
-                                  f"{later.overall_response} assessment recorded after progression on "
-                                  f"{progression.date}; PFS ignores it"))
+            result.append(finding("assessment_after_progression", patient, later.date, Phrase(
+                N_("%(response)s assessment recorded after progression on %(day)s; PFS ignores it"),
+                {"response": later.overall_response, "day": progression.date})))
     return result

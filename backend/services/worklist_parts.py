@@ -1,5 +1,6 @@
 """The parts every worklist row is made of: its priority, the patient it is about, its sentence as translatable
-phrases, and the row dict itself (`backend.services.worklists` builds the list from them).
+phrases (`backend.services.phrases`), and the row dict itself (`backend.services.worklists` builds the list
+from them).
 
 A large site's list has thousands of rows, so :func:`row` is written for speed (and the list is built with
 the cyclic garbage collector paused: `backend.services.collector`).
@@ -13,6 +14,7 @@ from datetime import date
 from typing import Any, NamedTuple
 
 from backend.models import Site, Study
+from backend.services.phrases import N_, Phrase, Text, english
 
 Row = dict[str, Any]
 
@@ -50,34 +52,6 @@ class SiteDay:
 WorklistSource = Callable[[SiteDay], list[Row]]
 
 
-def N_(msgid: str) -> str:
-    """Marks a message id for extraction (`make translations`); the console translates it when shown."""
-    return msgid
-
-
-def Np_(singular: str, plural: str) -> tuple[str, str]:
-    """Marks a singular/plural pair for extraction; ``%(num)s`` is the count."""
-    return singular, plural
-
-
-@dataclass(frozen=True)
-class Phrase:
-    """A piece of a row's sentence kept as its message id and values: the API answers its English
-    (:meth:`english`), the console translates the message id (Flask-Babel) and fills in the values."""
-
-    message: str | tuple[str, str]
-    params: dict[str, Any] = field(default_factory=dict)
-
-    def english(self) -> str:
-        text = self.message
-        if isinstance(text, tuple):
-            text = text[0] if self.params["num"] == 1 else text[1]
-        return text % self.params  # %s shows a date as YYYY-MM-DD, as the contract writes dates
-
-
-Text = Phrase | str | tuple[Phrase | str, ...]  # a plain str is shown as it is, untranslated
-
-
 def row(kind: str, patient: Any, what: Text, due_date: date | None, action: Text, *, event_id: Any = None,
         alert_id: Any = None, days_overdue: int | None = None, priority: int | None = None) -> Row:
     """A row; ``what`` and ``action`` in English, their phrases under ``text`` for the console (not on the wire).
@@ -89,15 +63,8 @@ def row(kind: str, patient: Any, what: Text, due_date: date | None, action: Text
             "patient_id": patient.key if isinstance(patient, PatientRef) else str(patient.id),
             "subject_id": patient.subject_id, "event_id": str(event_id) if event_id else None,
             "alert_id": str(alert_id) if alert_id else None, "days_overdue": days_overdue,
-            "due_date": due_date, "what": _english(what), "action": _english(action),
+            "due_date": due_date, "what": english(what), "action": english(action),
             "text": {"what": what, "action": action}}
-
-
-def _english(parts: tuple[Phrase | str, ...]) -> str:
-    if len(parts) == 1:
-        part = parts[0]
-        return part if isinstance(part, str) else part.english()
-    return "".join(part if isinstance(part, str) else part.english() for part in parts)
 
 
 def booked(appointment: Any, on: date) -> Phrase | None:

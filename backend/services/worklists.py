@@ -52,7 +52,8 @@ from backend.services.calendar_events import state_of
 from backend.services.bulk_reads import core_connection
 from backend.services.collector import collector_paused
 from backend.services.worklist_cache import worklist_rows_remembered
-from backend.services.worklist_parts import N_, Np_, PatientRef, Phrase, Row, SiteDay, WorklistSource, booked, row
+from backend.services.phrases import N_, Np_, Phrase
+from backend.services.worklist_parts import PatientRef, Row, SiteDay, WorklistSource, booked, row
 from backend.services.worklist_pfs import derive_remembered, pfs_candidates
 from schedules.pfs import PfsResult
 from schedules.pfs_assessments import MISSED, OPEN, UPCOMING

@@ -4,7 +4,11 @@ symptom-alert rule and every patient status in Simplified Chinese when that is t
 and in plain English words otherwise."""
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
+
+from flask_babel import refresh
 
 from backend.console.i18n import show_alert_rule, show_patient_status, show_visit
 from backend.models.patients import PATIENT_STATUSES
@@ -67,3 +71,23 @@ def test_every_patient_status_has_a_chinese_name_and_reads_as_words_in_english(a
     with app.test_request_context(headers={"Accept-Language": "en"}):
         assert [show_patient_status(status) for status in PATIENT_STATUSES] == ["on treatment", "in follow-up",
                                                                                  "off study"]
+
+
+def test_a_chinese_coordinator_reads_the_reconciliation_in_chinese(client, db):
+    from tests.backend.api.test_reconciliation import FIRST_DOSE
+    from tests.console.test_security import HTTPS, sign_in
+    from tests.factories import PatientFactory, SiteFactory, StudyFactory, UserFactory
+    from tests.factories_pfs import dose_event
+
+    study = StudyFactory(code="INET-PAC-RWS")
+    patient = PatientFactory(site=SiteFactory(study=study), subject_id="P-LATE", first_dose_date=FIRST_DOSE)
+    dose_event(patient, 3, FIRST_DOSE + timedelta(days=42))
+    sign_in(client, UserFactory(role="coordinator", studies=[study]))
+    with client.session_transaction() as session:
+        session["lang"] = "zh_Hans_CN"
+    refresh()  # the requests share the test's app context, where Flask-Babel keeps the locale it chose
+
+    page = client.get("/console/studies/INET-PAC-RWS", base_url=HTTPS).get_data(as_text=True)
+
+    assert "未记录" in page and "第 3 周期第 1 天 计划于" in page and "逾期" in page
+    assert "nothing recorded" not in page

@@ -150,3 +150,16 @@ def test_replanning_the_study_after_the_amendment_clears_the_drift(client, auth,
     assert result.exit_code == 0, result.output
     # Only the future is re-planned: from today at the site on, nothing differs any more.
     assert drift(reconcile(client, auth, coordinator, as_of=today)) == []
+
+
+def test_one_day_overdue_says_one_day_and_the_consoles_phrases_stay_off_the_wire(client, auth, study, coordinator,
+                                                                                 monkeypatch):
+    monkeypatch.setattr(reconciliation, "CALENDAR_PLANNERS", [])
+    patient = PatientFactory(site=SiteFactory(study=study), subject_id="P-LATE", first_dose_date=FIRST_DOSE)
+    dose_event(patient, 3, date(2025, 2, 17))  # its window closes 2025-02-20
+
+    (finding,) = reconcile(client, auth, coordinator, as_of="2025-02-21")["findings"]
+
+    assert finding["detail"] == ("Cycle 3 Day 1 planned 2025-02-17: nothing recorded and its window closed "
+                                 "2025-02-20 (1 day overdue)")
+    assert "text" not in finding
