@@ -161,6 +161,19 @@ def test_the_console_speaks_simplified_chinese(page, demo):
     shot(page, "patient-timeline-zh")
 
 
+def test_a_coordinator_reads_the_reconciliation_in_simplified_chinese(page, client, auth, demo):
+    sign_in(page, "coordinator")
+    page.goto("/console/studies/INET-1L")
+    page.get_by_label("Language").select_option("zh_Hans_CN")
+    expect(page.locator("html")).to_have_attribute("lang", "zh-CN")
+    details = page.locator("table.findings tbody tr td:nth-child(5)").all_inner_texts()
+    reconciliation = api(client, auth, demo["users"]["coordinator"], "/studies/INET-1L/reconciliation")
+    assert len(details) == len(reconciliation["findings"])
+    assert all(any("\u4e00" <= ch <= "\u9fff" for ch in text) for text in details), details
+    assert reconciliation["findings"][0]["detail"].isascii()  # the API's stays English (CONTRACT.md)
+    shot(page, "coordinator-study-zh")
+
+
 def test_the_worklist_is_shown_a_page_at_a_time_most_urgent_first(page, client, auth, demo, monkeypatch):
     from backend.console import sites
 
