@@ -13,8 +13,8 @@ import re
 import tempfile
 from collections.abc import Iterable
 from datetime import date, datetime
-from typing import Any
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_datetime, format_skeleton
@@ -81,7 +81,8 @@ def short_date(value: date) -> str:
 # message each is shown with (tests/console/test_i18n.py holds every planned label to a pattern).
 _VISIT_LABELS = (
     (re.compile(r"Cycle (?P<cycle>\d+) Day (?P<day>\d+)"), N_("Cycle %(cycle)s Day %(day)s")),
-    (re.compile(r"Cycle (?P<cycle>\d+) Day (?P<day>\d+) dosing diary"), N_("Cycle %(cycle)s Day %(day)s dosing diary")),
+    (re.compile(r"Cycle (?P<cycle>\d+) Day (?P<day>\d+) dosing diary"),
+     N_("Cycle %(cycle)s Day %(day)s dosing diary")),
     (re.compile(r"Tumour assessment (?P<num>\d+)"), N_("Tumour assessment %(num)s")),
     (re.compile(r"Symptom survey (?P<num>\d+)"), N_("Symptom survey %(num)s")),
 )
@@ -119,11 +120,13 @@ def show_patient_status(status: str | None) -> str:
 
 
 # The reconciliation's finding kinds (`backend.services.reconciliation`).
-_FINDING_KINDS = {"recorded_outside_window": N_("recorded outside its window"), "not_recorded": N_("not recorded"),
+_FINDING_KINDS = {"recorded_outside_window": N_("recorded outside its window"),
+                  "not_recorded": N_("not recorded"),
                   "rescheduled_outside_window": N_("rescheduled outside its window"),
                   "duplicate_same_day": N_("recorded twice on one day"),
                   "assessment_after_progression": N_("assessment after progression"),
-                  "baseline_too_early": N_("baseline too early"), "calendar_drift": N_("calendar differs from the protocol")}
+                  "baseline_too_early": N_("baseline too early"),
+                  "calendar_drift": N_("calendar differs from the protocol")}
 
 
 def show_finding_kind(kind: str | None) -> str:
