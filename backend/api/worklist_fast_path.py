@@ -30,7 +30,8 @@ from backend.auth import STAFF_ROLES, signed_in
 from backend.schemas.worklists import WorklistRowSchema
 from backend.services import worklist_cache
 
-PAGE_SIZE = 50  # backend.api.base.Blueprint's default page size: the page a request without a query gets
+# The page a request without a query gets: the worklist Blueprint's default page size.
+PAGE_SIZE = blp.DEFAULT_PAGINATION_PARAMETERS["page_size"]
 
 
 class WorklistFastPath(FastPath):
