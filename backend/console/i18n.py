@@ -11,7 +11,7 @@ import logging
 import os
 import re
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -97,26 +97,32 @@ def show_visit(label: str | None) -> str:
     return label or ""
 
 
-# The symptom-alert rules of `schedules.symptom_alerts.RULES`, as the worklist's English writes them.
-_ALERT_RULES = {"composite grade": N_("composite grade"), "severe symptom": N_("severe symptom"),
+def _named(messages: Mapping[str, str], slug: str | None) -> str:
+    """A slug of one of the vocabularies below by its name in the reader's language; a slug the
+    vocabulary lacks as its words."""
+    message = messages.get(slug or "")
+    return gettext(message) if message else (slug or "").replace("_", " ")
+
+
+# The symptom-alert rules of `schedules.symptom_alerts.RULES`.
+_ALERT_RULES = {"composite_grade": N_("composite grade"), "severe_symptom": N_("severe symptom"),
                 "worsening": N_("worsening")}
 
 
 def show_alert_rule(rule: str | None) -> str:
-    """Which rule raised a symptom alert, in the reader's language (`composite_grade` or `composite grade`)."""
-    words = (rule or "").replace("_", " ")
-    message = _ALERT_RULES.get(words)
-    return gettext(message) if message else words
+    """Which rule raised a symptom alert, in the reader's language: its slug (`composite_grade`), or its
+    words as the worklist's English writes them (`composite grade`)."""
+    return _named(_ALERT_RULES, (rule or "").replace(" ", "_"))
 
 
+# The statuses of `backend.models.patients.PATIENT_STATUSES`.
 _PATIENT_STATUSES = {"on_treatment": N_("on treatment"), "follow_up": N_("in follow-up"),
                      "off_study": N_("off study")}
 
 
 def show_patient_status(status: str | None) -> str:
-    """A patient's status (`backend.models.patients.PATIENT_STATUSES`) in the reader's language."""
-    message = _PATIENT_STATUSES.get(status or "")
-    return gettext(message) if message else (status or "")
+    """A patient's status in the reader's language."""
+    return _named(_PATIENT_STATUSES, status)
 
 
 # The reconciliation's finding kinds (`backend.services.reconciliation`).
@@ -131,8 +137,7 @@ _FINDING_KINDS = {"recorded_outside_window": N_("recorded outside its window"),
 
 def show_finding_kind(kind: str | None) -> str:
     """What a reconciliation finding is, in the reader's language."""
-    message = _FINDING_KINDS.get(kind or "")
-    return gettext(message) if message else (kind or "").replace("_", " ")
+    return _named(_FINDING_KINDS, kind)
 
 
 def show_instant(value: datetime | None, zone: str | None) -> str:
@@ -153,6 +158,20 @@ def show_change(value) -> str:
     return text if len(text) <= 60 else text[:57] + "…"
 
 
+# The values of a phrase that the services write as stored (English) and the console shows by name.
+_SHOWN_BY_NAME: dict[str, Callable[[Any], str]] = {
+    "label": show_visit, "rule": show_alert_rule,
+    "labels": lambda labels: ", ".join(show_visit(label) for label in labels.split(", ")),
+}
+
+
+def _shown(name: str, value: Any) -> Any:
+    if isinstance(value, date):
+        return show_date(value)
+    show = _SHOWN_BY_NAME.get(name)
+    return show(value) if show is not None else value
+
+
 def say(parts: Iterable[Any]) -> str:
     """A sentence (`backend.services.phrases` parts) in the reader's language, dates as the console shows
     them, visits and alert rules by their names."""
@@ -161,13 +180,7 @@ def say(parts: Iterable[Any]) -> str:
         if isinstance(part, str):
             out.append(part)
             continue
-        values = {key: show_date(value) if isinstance(value, date) else value for key, value in part.params.items()}
-        if "label" in values:
-            values["label"] = show_visit(values["label"])
-        if "rule" in values:
-            values["rule"] = show_alert_rule(values["rule"])
-        if "labels" in values:
-            values["labels"] = ", ".join(show_visit(label) for label in values["labels"].split(", "))
+        values = {name: _shown(name, value) for name, value in part.params.items()}
         if isinstance(part.message, tuple):
             num = values.pop("num")
             out.append(ngettext(part.message[0], part.message[1], num, **values))

@@ -1,13 +1,12 @@
-"""Visits, alert rules and patient statuses by name in the reader's language: the console shows every
-label the planner gives an event (`schedules.calendar_planning`, English as the API answers it), every
-symptom-alert rule and every patient status in Simplified Chinese when that is the reader's language,
-and in plain English words otherwise."""
+"""Visits, alert rules, patient statuses and reconciliation findings by name in the reader's language:
+the console shows every label the planner gives an event (`schedules.calendar_planning`, English as the
+API answers it), every symptom-alert rule, every patient status and a coordinator's findings in
+Simplified Chinese when that is the reader's language, and in plain English words otherwise."""
 from __future__ import annotations
 
 from datetime import timedelta
 
 import pytest
-
 from flask_babel import refresh
 
 from backend.console.i18n import show_alert_rule, show_patient_status, show_visit
@@ -15,6 +14,10 @@ from backend.models.patients import PATIENT_STATUSES
 from schedules.calendar_planning import plan_calendar
 from schedules.regimens import builtin_regimens
 from schedules.symptom_alerts import RULES
+from tests.backend.api.test_reconciliation import FIRST_DOSE
+from tests.console.test_security import HTTPS, sign_in
+from tests.factories import PatientFactory, SiteFactory, StudyFactory, UserFactory
+from tests.factories_pfs import dose_event
 from tests.schedules.factories import inputs
 
 
@@ -74,11 +77,6 @@ def test_every_patient_status_has_a_chinese_name_and_reads_as_words_in_english(a
 
 
 def test_a_chinese_coordinator_reads_the_reconciliation_in_chinese(client, db):
-    from tests.backend.api.test_reconciliation import FIRST_DOSE
-    from tests.console.test_security import HTTPS, sign_in
-    from tests.factories import PatientFactory, SiteFactory, StudyFactory, UserFactory
-    from tests.factories_pfs import dose_event
-
     study = StudyFactory(code="INET-PAC-RWS")
     patient = PatientFactory(site=SiteFactory(study=study), subject_id="P-LATE", first_dose_date=FIRST_DOSE)
     dose_event(patient, 3, FIRST_DOSE + timedelta(days=42))
