@@ -20,9 +20,9 @@ class Event(Audited, IdMixin, Base):
 
     __tablename__ = "events"
     __table_args__ = (
+        # A patient's events (a calendar, its changes since an instant) are read through this key's
+        # leading column: a few hundred rows, filtered and sorted in memory (migration 0010).
         sa.UniqueConstraint("patient_id", "key", name="uq_events_patient_key"),
-        sa.Index("ix_events_patient_target", "patient_id", "target_date"),
-        sa.Index("ix_events_patient_updated", "patient_id", "updated_at"),
         # The reminder horizon's daily sweep: planned events by date, across patients.
         sa.Index("ix_events_planned_target", "target_date", postgresql_where=sa.text("status = 'planned'"),
                  sqlite_where=sa.text("status = 'planned'")),
