@@ -33,6 +33,7 @@ from backend.models.base import utcnow
 from backend.services import assessments as assessment_rules
 from backend.services import calendars
 from backend.services.calendar_writes import new_calendar, write_new_calendars
+from backend.services.import_writer import BatchWriter
 from backend.services.patients import (
     check_clinic_open,
     check_first_dose,
@@ -160,30 +161,36 @@ def import_patients(rows: Iterable[tuple[int, Mapping[str, str]]], source: str, 
     summary = ImportSummary()
     session = db.session
     batch = _Batch(source)
+
+    def settle(outcomes: Iterable[tuple[list[_Row], Exception | None]]) -> None:
+        for rows, refused in outcomes:
+            if refused is None:
+                summary.imported += len(rows)
+                continue
+            for row in rows:  # one patient at a time: the database names the row it refuses
+                _import_one(row.line, row.raw, source, summary)
+            session.commit()
+
     try:
-        for chunk in _chunks(rows, batch_size):
-            prepared = []
-            for line, raw in chunk:
-                subject = (raw.get("subject_id") or "").strip()
-                try:
-                    row = batch.prepare(line, raw)
-                    if row is None:
-                        summary.skipped.append((line, subject))
-                    else:
-                        prepared.append(row)
-                except (DomainError, ma.ValidationError) as error:
-                    summary.rejected.append((line, subject, _error_text(error)))
-                if progress is not None:
-                    progress(1)
-            try:
-                _write(prepared)
-                session.commit()
-                summary.imported += len(prepared)
-            except sa.exc.DBAPIError:
-                session.rollback()
-                for row in prepared:  # one patient at a time: the database names the row it refuses
-                    _import_one(row.line, row.raw, source, summary)
-                session.commit()
+        with BatchWriter(_write) as writer:
+            for chunk in _chunks(rows, batch_size):
+                prepared = []
+                for line, raw in chunk:
+                    subject = (raw.get("subject_id") or "").strip()
+                    try:
+                        row = batch.prepare(line, raw)
+                        if row is None:
+                            summary.skipped.append((line, subject))
+                        else:
+                            prepared.append(row)
+                    except (DomainError, ma.ValidationError) as error:
+                        summary.rejected.append((line, subject, _error_text(error)))
+                    if progress is not None:
+                        progress(1)
+                writer.submit(prepared)
+                settle(writer.outcomes())
+        settle(writer.outcomes())
+        session.commit()
     except BaseException:
         session.rollback()
         raise
@@ -246,8 +253,8 @@ class _Batch:
         planned, facts = plan_imported_calendar(patient, visits.facts, visits.assessments)
         events, reminder_rows, audit = new_calendar(patient, planned, facts, utcnow())
         self.imported.add((study.id, data["subject_id"]))
-        return _Row(line, raw, f"imported from {self.source}, line {line}", patient, assessments, events,
-                    reminder_rows, audit)
+        return _Row(line, raw, f"imported from {self.source}, line {line}", _unattached(patient), assessments,
+                    events, reminder_rows, audit)
 
     def _study_and_site(self, study_code: str, site_code: str):
         key = (study_code, site_code)
@@ -260,6 +267,15 @@ class _Batch:
         if isinstance(found, DomainError):
             raise found
         return found
+
+
+def _unattached(patient: Patient) -> Patient:
+    """The row to store of a patient planned with its study and site: the same values, with their ids
+    in place of the objects, which belong to the planning session (the batch may be stored by another:
+    `import_writer`)."""
+    values = {attr.key: getattr(patient, attr.key) for attr in sa.inspect(Patient).column_attrs}
+    values.update(study_id=patient.study.id, site_id=patient.site.id)
+    return Patient(**{name: value for name, value in values.items() if value is not None})
 
 
 def _load(schema: ma.Schema, raw: Mapping[str, str]) -> tuple[dict[str, Any], ImportedVisits]:

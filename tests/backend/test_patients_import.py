@@ -121,6 +121,9 @@ def test_imported_visits_shape_the_calendar_and_are_audited(runner, site, tmp_pa
     c1d1 = created["key"].index("dose:C1D1")
     assert (created["status"][c1d1], created["actual_date"][c1d1]) == ("completed", (fd + D(2)).isoformat())
     assert all(a.reason == f"imported from {path}, line 2" and a.role == "system" for a in audit)
+    created_patient = next(a for a in audit if a.entity == "patients").changes
+    assert (created_patient["study_id"]["after"], created_patient["site_id"]["after"]) == (
+        str(site.study_id), str(site.id))
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Event)) == len(events)
     trail = client.get(f"/api/v1/audit?entity=event&id={events['dose:C2D1'].id}",
                        headers=auth.headers(UserFactory(role="admin"))).get_json()
@@ -222,6 +225,53 @@ def test_a_batch_the_database_refuses_is_imported_one_patient_at_a_time(site, mo
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Patient)) == 3
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Event).where(
         Event.patient_id.in_(sa.select(Patient.id).where(Patient.subject_id.in_(["SH01-0002", "SH01-0003"]))))) > 0
+
+
+def test_an_interrupted_import_keeps_whole_batches_and_a_re_run_imports_the_rest(site, monkeypatch):
+    """Stopped (Ctrl-C) while its third batch is planned, an import keeps every batch it had begun to
+    store, whole (each patient with their calendar and audit records), and nothing of the others;
+    the same file run again skips those subjects and imports the rest."""
+    from backend.extensions import db
+    from backend.services import imports
+
+    rows = [(n + 2, row(site, n)) for n in range(1, 8)]
+    prepare = imports._Batch.prepare
+
+    def interrupted(self, line, raw):
+        if line == 7:
+            raise KeyboardInterrupt
+        return prepare(self, line, raw)
+
+    monkeypatch.setattr(imports._Batch, "prepare", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        imports.import_patients(rows, "big.csv", batch_size=2)
+    stored = db.session.scalars(sa.select(Patient).order_by(Patient.subject_id)).all()
+    # the first batch was being stored; the second was stored or still waiting (then dropped)
+    assert [p.subject_id for p in stored] in (["SH01-0001", "SH01-0002"],
+                                              ["SH01-0001", "SH01-0002", "SH01-0003", "SH01-0004"])
+    for patient in stored:
+        assert events_by_key(patient.id)
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(AuditRecord).where(
+            AuditRecord.entity_id == str(patient.id))) == 2  # the patient and their calendar
+
+    monkeypatch.undo()
+    summary = imports.import_patients(rows, "big.csv", batch_size=2)
+    assert (summary.imported, len(summary.skipped), summary.rejected) == (7 - len(stored), len(stored), [])
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Patient)) == 7
+
+
+def test_a_defect_while_storing_a_batch_stops_the_import_and_leaves_nothing_of_that_batch(site, monkeypatch):
+    from backend.extensions import db
+    from backend.services import imports
+
+    def defect(rows):
+        raise RuntimeError("a defect")
+
+    monkeypatch.setattr(imports, "_write", defect)
+    with pytest.raises(RuntimeError, match="a defect"):
+        imports.import_patients([(n + 2, row(site, n)) for n in range(1, 6)], "x.csv", batch_size=2)
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Patient)) == 0
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Event)) == 0
 
 
 def test_an_assessment_with_a_bad_response_rejects_the_whole_subject(runner, site, tmp_path):
