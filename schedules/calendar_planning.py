@@ -45,7 +45,7 @@ the future.
 """
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import date
 
 from schedules.calendars import KINDS, AgentDose, EventFact, PlanInputs, PlannedEvent, day_span
@@ -176,9 +176,10 @@ def _diary_events(inputs: PlanInputs, facts: Mapping[str, EventFact], cycle_star
     regular = tuple(AgentDose(a.name, a.dose, a.unit) for a in agents)
     loading = tuple(AgentDose(a.name, a.loading_dose or a.dose, a.unit) for a in agents)
     bounds = cycle_starts[1:] + [stop]
+    next_day = day_span(1)
     for cycle, (start, end) in enumerate(zip(cycle_starts, bounds), start=1):
-        day = start
-        while day < min(end, stop):
+        day, last = start, min(end, stop)
+        while day < last:
             key = f"diary:{day.isoformat()}"
             target, flags = _place(facts.get(key), day, day, day, None)
             n = (day - start).days + 1
@@ -188,7 +189,7 @@ def _diary_events(inputs: PlanInputs, facts: Mapping[str, EventFact], cycle_star
                 agents=loading if cycle == 1 else regular, protocol_date=day, target_date=target,
                 window_start=day, window_end=day, flags=flags,
             )
-            day += day_span(1)
+            day += next_day
 
 
 def _assessment_events(inputs: PlanInputs, facts: Mapping[str, EventFact]) -> Iterator[PlannedEvent]:
@@ -233,7 +234,8 @@ def plan_calendar(inputs: PlanInputs, facts: Mapping[str, EventFact]) -> list[Pl
     events = _dosing_events(inputs, facts)
     events.extend(_assessment_events(inputs, facts))
     events.extend(_survey_events(inputs, facts))
-    events = [event for event in events if _within_stops(event, inputs, facts)]
+    within = _within_stops(inputs, facts)
+    events = [event for event in events if within(event)]
     events.sort(key=_sort_key)
     return events
 
@@ -241,19 +243,19 @@ def plan_calendar(inputs: PlanInputs, facts: Mapping[str, EventFact]) -> list[Pl
 def plan_assessments(inputs: PlanInputs, facts: Mapping[str, EventFact]) -> list[PlannedEvent]:
     """The tumour assessments of `plan_calendar(inputs, facts)` alone (the imaging clock depends on
     nothing else), without planning doses, diary days and surveys."""
-    return [event for event in _assessment_events(inputs, facts) if _within_stops(event, inputs, facts)]
+    return list(filter(_within_stops(inputs, facts), _assessment_events(inputs, facts)))
 
 
-def _within_stops(event: PlannedEvent, inputs: PlanInputs, facts: Mapping[str, EventFact]) -> bool:
-    """A visit pushed by a clinic closure past a stop (death, end of follow-up, progression for
-    scans, discontinuation for doses) is not planned there; what was recorded always stays."""
-    fact = facts.get(event.key)
-    if fact is not None and fact.status != "planned":
-        return True
-    if event.kind in ("dose", "dosing_diary"):
-        stop = inputs.dosing_stop
-    elif event.kind == "tumor_assessment":
-        stop = inputs.imaging_stop
-    else:
-        stop = inputs.study_stop
-    return event.target_date < stop
+def _within_stops(inputs: PlanInputs, facts: Mapping[str, EventFact]) -> Callable[[PlannedEvent], bool]:
+    """Whether an event is planned: a visit pushed by a clinic closure past a stop (death, end of
+    follow-up, progression for scans, discontinuation for doses) is not planned there; what was
+    recorded always stays. The stops are worked out once per plan, not per event."""
+    dosing = inputs.dosing_stop
+    stops = {"dose": dosing, "dosing_diary": dosing, "tumor_assessment": inputs.imaging_stop,
+             "symptom_survey": inputs.study_stop}
+
+    def within(event: PlannedEvent) -> bool:
+        fact = facts.get(event.key)
+        return (fact is not None and fact.status != "planned") or event.target_date < stops[event.kind]
+
+    return within
