@@ -11,7 +11,7 @@ response) twice:
    `POST /patients/{id}/assessments` (`add_assessment`, a re-plan per scan), one transaction per
    patient (`backend.services.imports.import_row`, then COMMIT);
 2. `backend.services.imports.import_patients`, the code `flask patients import` runs, in batches of
-   `--batch`.
+   `--batch` (on PostgreSQL a writer thread stores each batch while the next is planned).
 
 Each run starts from its own empty scratch database, migrated to head: both paths meet the same
 audit checks (since 0009_event_inserts, one set-based check per INSERT or COPY of events, which the

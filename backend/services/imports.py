@@ -8,10 +8,11 @@ and functions as `POST /patients` (`services.patients`) and `POST /patients/{id}
 their assessments in one flush (each audited by the ORM, with its CSV line as the reason), one
 audit record per calendar naming its events, then every event of the batch in one COPY (the
 database checks it against those records once, as the COPY ends: revision 0009_event_inserts), the
-reminders in one COPY (`calendar_writes.write_new_calendars`). The database's own refusals (a
-subject enrolled through the API meanwhile) send that batch, and that batch only, down the one
-patient at a time path, a savepoint each. An interrupted run keeps every committed batch; a re-run
-skips the subjects already in their study and lists them.
+reminders in one COPY (`calendar_writes.write_new_calendars`). On PostgreSQL a writer thread
+stores each batch on its own connection while the next is planned (`import_writer`). The
+database's own refusals (a subject enrolled through the API meanwhile) send that batch, and that
+batch only, down the one patient at a time path, a savepoint each. An interrupted run keeps every
+batch it had begun to store; a re-run skips the subjects already in their study and lists them.
 """
 from __future__ import annotations
 
@@ -189,6 +190,7 @@ def import_patients(rows: Iterable[tuple[int, Mapping[str, str]]], source: str, 
                         progress(1)
                 writer.submit(prepared)
                 settle(writer.outcomes())
+                session.commit()  # ends this session's reads: no lock is held across batches
         settle(writer.outcomes())
         session.commit()
     except BaseException:
