@@ -307,11 +307,3 @@ def _add(total: BatchOutcome, part: BatchOutcome) -> None:
     total.failed += part.failed
     total.retrying += part.retrying
     total.gave_up += part.gave_up
-
-
-def periodic_tick() -> dict[str, Any]:
-    """The tick's old job path: ticks enqueued by a worker of the previous release, during a rolling
-    deploy, still run (notifications/periodic.py is its home now; remove this in the next release)."""
-    from notifications.periodic import periodic_tick as tick
-
-    return tick()

@@ -97,10 +97,3 @@ def test_the_clean_up_keeps_every_sign_out_that_frees_a_phone(app, db, channels)
 
     assert signed_out_on_it.id in remaining(db)
     assert holder_session_gone(device, LATER)
-
-
-def test_a_tick_queued_under_the_previous_releases_job_path_still_runs(app, db, channels):
-    from rq.utils import import_attribute
-
-    result = import_attribute("notifications.dispatch.periodic_tick")()
-    assert "dispatch_due_task" in result
