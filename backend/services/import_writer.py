@@ -56,8 +56,8 @@ class BatchWriter:
                 pass
         self._waiting.put(_STOP)
         self._thread.join()
-        if error is None and self._failure is not None:
-            raise self._failure
+        if error is None:
+            self._raise_failure()
 
     def submit(self, batch: Batch) -> None:
         """Store `batch` (now, or once the writer has taken the batch before it)."""

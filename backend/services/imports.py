@@ -170,7 +170,6 @@ def import_patients(rows: Iterable[tuple[int, Mapping[str, str]]], source: str, 
                 continue
             for row in rows:  # one patient at a time: the database names the row it refuses
                 _import_one(row.line, row.raw, source, summary)
-            session.commit()
 
     try:
         with BatchWriter(_write) as writer:
@@ -190,7 +189,7 @@ def import_patients(rows: Iterable[tuple[int, Mapping[str, str]]], source: str, 
                         progress(1)
                 writer.submit(prepared)
                 settle(writer.outcomes())
-                session.commit()  # ends this session's reads: no lock is held across batches
+                session.commit()  # the patients settled one at a time; ends this session's reads
         settle(writer.outcomes())
         session.commit()
     except BaseException:
