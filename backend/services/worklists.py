@@ -104,8 +104,8 @@ def pfs_rows(ctx: SiteDay) -> list[Row]:
         result = results[patient.id]
         if result.reason == "no_baseline":
             rows.append(row("no_baseline", patient,
-                            Phrase(N_("No baseline tumour assessment recorded: PFS is censored (no_baseline) until "
-                                      "it is")), patient.first_dose_date,
+                            Phrase(N_("No baseline tumour assessment recorded: until one is, PFS is censored at "
+                                      "the first dose")), patient.first_dose_date,
                             Phrase(N_("Record the baseline scan (RECIST 1.1: at most 4 weeks before the first dose)"))))
             continue
         if not result.at_risk:
