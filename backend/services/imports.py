@@ -16,8 +16,10 @@ batch it had begun to store; a re-run skips the subjects already in their study 
 """
 from __future__ import annotations
 
+import gc
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from itertools import islice
@@ -172,7 +174,7 @@ def import_patients(rows: Iterable[tuple[int, Mapping[str, str]]], source: str, 
                 _import_one(row.line, row.raw, source, summary)
 
     try:
-        with BatchWriter(_write) as writer:
+        with _collecting_less(), BatchWriter(_write) as writer:
             for chunk in _chunks(rows, batch_size):
                 prepared = []
                 for line, raw in chunk:
@@ -196,6 +198,22 @@ def import_patients(rows: Iterable[tuple[int, Mapping[str, str]]], source: str, 
         session.rollback()
         raise
     return summary
+
+
+@contextmanager
+def _collecting_less() -> Iterator[None]:
+    """A batch builds ~100,000 short-lived objects; at the default thresholds the cycle collector
+    runs hundreds of times per batch and its older generations walk the whole application's heap
+    (mappers, schemas) each time. For the run, what exists is frozen out of its reach and the young
+    generation is collected every 50,000 allocations: `bench/import.py` ran ~20% more rows per second."""
+    thresholds = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(50_000, 50, 100)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)
+        gc.unfreeze()
 
 
 def _chunks(rows: Iterable[Any], size: int) -> Iterator[list[Any]]:
